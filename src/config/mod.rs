@@ -1,0 +1,116 @@
+//! Configuration: pushpin.conf + routes source + command line → [`Config`].
+//!
+//! [`ini`] reads the file format, [`file`] maps the keys Pushpin users
+//! already have onto validated values (defaults live in [`Config::default`]),
+//! and [`cli`] holds the command-line options, which override the file.
+//! Every key of upstream's pushpin.conf is accepted; keys this proxy has no
+//! use for (ZeroMQ specs, zurl/condure/mongrel2 settings...) are ignored.
+//! `docs/config.md` lists them all.
+
+pub mod cli;
+mod file;
+pub mod ini;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use file::{find_config_file, load, load_routes, ConfigError};
+
+/// Where routes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutesSource {
+    /// A routes file (watched and reloaded).
+    File(PathBuf),
+    /// `--route` lines; the routes file is not used.
+    Lines(Vec<String>),
+    /// No routes: every request gets "No route for host".
+    None,
+}
+
+/// `x_forwarded_for` / `x_forwarded_for_trusted` rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XffRule {
+    /// Keep only the last N addresses of the incoming header.
+    pub truncate: Option<usize>,
+    /// Append the client's address.
+    pub append: bool,
+}
+
+/// `set_x_forwarded_protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XfpMode {
+    #[default]
+    Off,
+    /// `X-Forwarded-Proto` only.
+    ProtoOnly,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Protocol`.
+    Both,
+}
+
+/// Validated settings for the whole process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file read, if any.
+    pub config_file: Option<PathBuf>,
+    /// Client listeners (`[runner] http_port`, or `--port`).
+    pub listeners: Vec<SocketAddr>,
+    pub routes: RoutesSource,
+    /// Longest request head from a client (`[runner] client_buffer_size`).
+    pub client_buffer_size: usize,
+    /// Most simultaneous client connections (`[runner] client_maxconn`).
+    pub client_maxconn: usize,
+    /// Log verbosity, Pushpin style: 0 error, 1 warn, 2 info, 3 debug, 4 trace.
+    pub log_level: u8,
+    pub sig_iss: String,
+    pub sig_key: Vec<u8>,
+    /// Key that makes a client "trusted" (its Grip-Sig verifies with it).
+    pub upstream_key: Option<Vec<u8>>,
+    pub xff: XffRule,
+    pub xff_trusted: XffRule,
+    pub debug: bool,
+    pub set_xfp: XfpMode,
+    pub accept_xfp: bool,
+    /// Publish API address (`push_in_http_addr:push_in_http_port`).
+    pub publish_addr: Option<SocketAddr>,
+    pub publish_max_headers_size: usize,
+    pub publish_max_body_size: usize,
+    /// Longest wait of an out-of-order item for its predecessor.
+    pub message_wait: Duration,
+    /// How long item ids are remembered for de-duplication (0: off).
+    pub id_cache_ttl: Duration,
+    pub connection_subscription_max: usize,
+    pub subscription_linger: Duration,
+    /// Re-request held sessions ~1 s after a channel's first subscription.
+    pub update_on_first_subscription: bool,
+}
+
+impl Default for Config {
+    /// Upstream's built-in defaults, used when no config file is found.
+    fn default() -> Self {
+        Config {
+            config_file: None,
+            listeners: vec![SocketAddr::from(([0, 0, 0, 0], 7999))],
+            routes: RoutesSource::None,
+            client_buffer_size: 8192,
+            client_maxconn: 50_000,
+            log_level: 2,
+            sig_iss: "pushpin".to_owned(),
+            sig_key: Vec::new(),
+            upstream_key: None,
+            xff: XffRule::default(),
+            xff_trusted: XffRule::default(),
+            debug: false,
+            set_xfp: XfpMode::Off,
+            accept_xfp: false,
+            publish_addr: Some(SocketAddr::from(([127, 0, 0, 1], 5561))),
+            publish_max_headers_size: 10_000,
+            publish_max_body_size: 1_000_000,
+            message_wait: Duration::from_millis(5000),
+            id_cache_ttl: Duration::from_secs(60),
+            connection_subscription_max: 20,
+            subscription_linger: Duration::from_secs(60),
+            update_on_first_subscription: true,
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The GRIP vocabulary, free of I/O: instructions from backends, published
+//! items and their formats, request signing.
+
+pub mod base64;
+pub mod item;
+pub mod sig;

@@ -1,0 +1,3 @@
+//! The publish API: `POST /publish/`, `POST /recover`, `GET /`.
+
+pub mod parse;
