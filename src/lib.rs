@@ -1,8 +1,50 @@
-//! Pushpin in Rust.
+//! Pushpin in Rust: a GRIP realtime push proxy, drop-in for Pushpin 1.36.
+//!
+//! # Layout
+//!
+//! - [`app`]: wiring, shared [`app::Context`], start and shutdown.
+//! - [`config`]: pushpin.conf + command line → [`config::Config`].
+//! - [`routes`]: routes file parsing and matching (pure).
+//! - [`server`]: client listeners and one task per connection.
+//! - [`http1`]: the client-side HTTP/1.x codec (pure).
+//! - [`proxy`]: forwarding to backends (hyper client, pooled), relaying,
+//!   and GRIP response handling ([`proxy::accept`]).
+//! - [`grip`]: GRIP instructions, published items, signing (pure).
+//! - [`session`]: hold sessions (stream, long-poll) on the connection task.
+//! - [`hub`]: channel registry and fan-out of published items.
+//! - [`publish`]: the publish API (`POST /publish/`).
+//! - [`ws`]: WebSocket passthrough and WebSocket-over-HTTP.
+//! - [`testroute`]: the built-in `test` target.
+//! - [`error`]: proxy errors and their single mapping to responses.
+//!
+//! # Request flow
+//!
+//! ```text
+//!  client ──► server::listener ──► server::conn (task per connection)
+//!                                        │ route lookup
+//!                                        ▼
+//!                                  proxy::handle ──► backend (hyper, pooled)
+//!                                        │ response
+//!                  plain ◄───────────────┴──────────────► GRIP instructions
+//!           proxy::relay (streamed)                proxy::accept
+//!                                                        │
+//!                                    session::stream / session::longpoll
+//!                                                        ▲ Inbox
+//!  publisher ──► publish::http ──► publish::parse ──► hub (fan-out)
+//! ```
 
+pub mod app;
 pub mod config;
+pub mod error;
 pub mod grip;
 pub mod http1;
 pub mod hub;
+pub mod logging;
+pub mod proxy;
 pub mod publish;
 pub mod routes;
+pub mod server;
+pub mod session;
+pub mod shutdown;
+pub mod testroute;
+pub mod ws;

@@ -132,7 +132,12 @@ impl Settings {
 
     fn list(&self, section: &str, key: &str) -> Option<(Found<'_>, Vec<String>)> {
         let (entry, path) = self.entry(section, key)?;
-        let items = entry.value.as_list().iter().map(|s| self.subst(s)).collect();
+        let items = entry
+            .value
+            .as_list()
+            .iter()
+            .map(|s| self.subst(s))
+            .collect();
         let found = Found {
             entry,
             path,
@@ -184,10 +189,7 @@ impl Settings {
 
 fn from_file(path: &Path) -> Result<Config, ConfigError> {
     let main = read_ini(path)?;
-    let dir = path
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_default();
+    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
     let raw = |k: &str| main.get("global", k).map(|e| e.value.as_string());
     let libdir = raw("libdir")
         .filter(|s| !s.is_empty())
@@ -261,7 +263,7 @@ fn read_proxy(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
         _ => RoutesSource::None,
     };
     if let Some(f) = s.get("proxy", "sig_iss") {
-        c.sig_iss = f.value.clone();
+        c.sig_iss = f.value;
     }
     if let Some(f) = s.get("proxy", "sig_key") {
         c.sig_key = crate::routes::load_key(&f.value, &s.dir).map_err(|m| f.bad(m))?;
@@ -401,7 +403,9 @@ fn apply_cli(c: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
     if let Some(id) = cli.id {
         if let Some(a) = &mut c.publish_addr {
             let port = u32::from(a.port()) + id * 10;
-            a.set_port(u16::try_from(port).map_err(|_| cli_err("id", format!("{id} is too large")))?);
+            a.set_port(
+                u16::try_from(port).map_err(|_| cli_err("id", format!("{id} is too large")))?,
+            );
         }
     }
     if !cli.route.is_empty() {

@@ -90,7 +90,10 @@ impl Ini {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
-                return Err(err(format!("expected 'key=value', got '{}'", line.trim_end())));
+                return Err(err(format!(
+                    "expected 'key=value', got '{}'",
+                    line.trim_end()
+                )));
             };
             let key = key.trim_end_matches([' ', '\t']).to_owned();
             if key.is_empty() {
@@ -217,9 +220,18 @@ mod tests {
         let hp = ini.get("runner", "http_port").unwrap();
         assert_eq!(hp.value.as_list(), vec!["7999", "127.0.0.1:8000"]);
         assert_eq!(hp.line, 7);
-        assert_eq!(ini.get("runner", "logdir").unwrap().value.as_string(), "log");
-        assert_eq!(ini.get("proxy", "sig_key").unwrap().value.as_string(), "a;b,c");
-        assert_eq!(ini.get("proxy", "x").unwrap().value, Value::Str(String::new()));
+        assert_eq!(
+            ini.get("runner", "logdir").unwrap().value.as_string(),
+            "log"
+        );
+        assert_eq!(
+            ini.get("proxy", "sig_key").unwrap().value.as_string(),
+            "a;b,c"
+        );
+        assert_eq!(
+            ini.get("proxy", "x").unwrap().value,
+            Value::Str(String::new())
+        );
         assert!(ini.get("", "top").is_some());
     }
 
@@ -233,9 +245,14 @@ mod tests {
     fn errors_name_the_line() {
         let e = parse("[a]\nk=1\nthis is not ini\n").unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(e.to_string().starts_with("test.conf:3: expected 'key=value'"));
+        assert!(e
+            .to_string()
+            .starts_with("test.conf:3: expected 'key=value'"));
         assert_eq!(parse("[a]\nk=\"open\n").unwrap_err().line, 2);
-        assert!(parse("[a]\nk=\\q\n").unwrap_err().message.contains("k: unknown escape"));
+        assert!(parse("[a]\nk=\\q\n")
+            .unwrap_err()
+            .message
+            .contains("k: unknown escape"));
         assert!(parse("=v\n").unwrap_err().message.contains("empty key"));
         assert!(parse("k=\\x\n").is_err());
         assert!(parse("k=a\\\n").is_err());

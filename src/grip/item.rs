@@ -141,7 +141,10 @@ mod tests {
 
     #[test]
     fn chunks() {
-        assert_eq!(&encode_chunk(b"hello there\n")[..], b"c\r\nhello there\n\r\n");
+        assert_eq!(
+            &encode_chunk(b"hello there\n")[..],
+            b"c\r\nhello there\n\r\n"
+        );
         assert!(encode_chunk(b"").is_empty());
     }
 }

@@ -2,5 +2,7 @@
 //! items and their formats, request signing.
 
 pub mod base64;
+pub mod instruct;
 pub mod item;
+pub mod params;
 pub mod sig;

@@ -42,6 +42,49 @@ pub fn grip_token(iss: &str, key: &[u8], exp: u64) -> String {
     encode_hs256(&claims.to_string(), key)
 }
 
+/// Whether `token` is an HS256 JWT signed with `key` whose `exp` claim is
+/// still in the future (how a client proves it is a trusted upstream).
+pub fn verify_hs256(token: &str, key: &[u8]) -> bool {
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let header: Option<serde_json::Value> = URL_SAFE_NO_PAD
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if header
+        .as_ref()
+        .and_then(|v| v.get("alg"))
+        .and_then(|a| a.as_str())
+        != Some("HS256")
+    {
+        return false;
+    }
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(s) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(format!("{h}.{c}").as_bytes());
+    if mac.verify_slice(&sig).is_err() {
+        return false;
+    }
+    let claims: Option<serde_json::Value> = URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    claims
+        .as_ref()
+        .and_then(|v| v.get("exp"))
+        .and_then(serde_json::Value::as_f64)
+        .is_some_and(|exp| exp > now)
+}
+
 /// Signs with one issuer and key, caching the token for a second.
 #[derive(Debug)]
 pub struct Signer {
@@ -57,6 +100,11 @@ impl Signer {
             key,
             cache: Mutex::new((0, String::new())),
         }
+    }
+
+    /// The `iss` claim; empty disables signing.
+    pub fn issuer(&self) -> &str {
+        &self.iss
     }
 
     /// A token valid for [`TOKEN_TTL`] seconds from now.
@@ -94,10 +142,28 @@ mod tests {
     }
 
     #[test]
-    fn signer_caches_within_a_second() {
+    fn signer_tokens_verify_and_expire_in_an_hour() {
         let s = Signer::new("iss", b"k".to_vec());
-        let a = s.token();
-        let b = s.token();
-        assert!(a == b || a.split('.').nth(1) != b.split('.').nth(1));
+        let t = s.token();
+        assert!(verify_hs256(&t, b"k"));
+        assert!(!verify_hs256(&t, b"other"));
+        let claims = URL_SAFE_NO_PAD
+            .decode(t.split('.').nth(1).unwrap())
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let exp = v["exp"].as_u64().unwrap();
+        assert!(exp >= now + TOKEN_TTL - 1 && exp <= now + TOKEN_TTL);
+        assert_eq!(v["iss"], "iss");
+    }
+
+    #[test]
+    fn expired_or_malformed_tokens_fail() {
+        assert!(!verify_hs256(&grip_token("i", b"k", 1000), b"k"));
+        assert!(!verify_hs256("a.b", b"k"));
+        assert!(!verify_hs256("a.b.c.d", b"k"));
     }
 }

@@ -253,7 +253,10 @@ mod tests {
         );
         let mut d = BodyDecoder::new(BodyKind::Chunked);
         let mut buf = BytesMut::from(&b"1\r\naXY"[..]);
-        assert_eq!(d.decode(&mut buf), Ok(Decoded::Data(Bytes::from_static(b"a"))));
+        assert_eq!(
+            d.decode(&mut buf),
+            Ok(Decoded::Data(Bytes::from_static(b"a")))
+        );
         assert_eq!(d.decode(&mut buf), Err(BodyError::ChunkEnd));
     }
 
@@ -261,7 +264,10 @@ mod tests {
     fn until_close() {
         let mut d = BodyDecoder::new(BodyKind::UntilClose);
         let mut buf = BytesMut::from(&b"abc"[..]);
-        assert_eq!(d.decode(&mut buf), Ok(Decoded::Data(Bytes::from_static(b"abc"))));
+        assert_eq!(
+            d.decode(&mut buf),
+            Ok(Decoded::Data(Bytes::from_static(b"abc")))
+        );
         assert!(d.eof());
     }
 }

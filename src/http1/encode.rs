@@ -63,7 +63,8 @@ mod tests {
     #[test]
     fn head_is_title_cased() {
         let mut h = ResponseHead::new(203, "Non-Authoritative Information");
-        h.headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        h.headers
+            .insert("content-type", HeaderValue::from_static("text/plain"));
         h.headers.append("x-a-b", HeaderValue::from_static("1"));
         let mut out = BytesMut::new();
         write_response_head(&mut out, Version::Http11, &h);

@@ -144,8 +144,10 @@ impl RequestHead {
 
     /// How the request body is framed.
     pub fn body_kind(&self) -> Result<BodyKind, HeadError> {
-        if let Some(te) = self.headers.get_all("transfer-encoding").iter().last() {
-            let te = te.to_str().map_err(|_| HeadError::Malformed("transfer-encoding"))?;
+        if let Some(te) = self.headers.get_all("transfer-encoding").iter().next_back() {
+            let te = te
+                .to_str()
+                .map_err(|_| HeadError::Malformed("transfer-encoding"))?;
             let last = te.rsplit(',').next().unwrap_or("").trim();
             if last.eq_ignore_ascii_case("chunked") {
                 return Ok(BodyKind::Chunked);
@@ -182,9 +184,10 @@ mod tests {
 
     #[test]
     fn complete_head() {
-        let (h, n) = parse("GET /a%20b?x=1 HTTP/1.1\r\nHost: Example.com\r\nX-A: 1\r\nX-A: 2\r\n\r\nrest")
-            .unwrap()
-            .unwrap();
+        let (h, n) =
+            parse("GET /a%20b?x=1 HTTP/1.1\r\nHost: Example.com\r\nX-A: 1\r\nX-A: 2\r\n\r\nrest")
+                .unwrap()
+                .unwrap();
         assert_eq!(n, 62);
         assert_eq!(h.method, Method::GET);
         assert_eq!(h.target, "/a%20b?x=1");
@@ -219,12 +222,18 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(h.body_kind().unwrap(), BodyKind::Chunked);
-        let (h, _) = parse("POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse("POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(h.body_kind().unwrap(), BodyKind::Length(5));
         assert!(!h.keep_alive());
-        let (h, _) = parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(h.keep_alive());
-        let (h, _) = parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!h.keep_alive());
     }
 

@@ -16,6 +16,6 @@ mod body;
 mod encode;
 mod head;
 
-pub use body::{BodyDecoder, BodyError, Decoded};
+pub use body::{BodyDecoder, BodyError, BodyKind, Decoded};
 pub use encode::{chunk_header, title_case, write_response_head, ResponseHead};
 pub use head::{parse_request_head, HeadError, RequestHead, Version};

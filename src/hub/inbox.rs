@@ -95,6 +95,30 @@ impl Inbox {
         .await
     }
 
+    /// Resolves once the inbox has overflowed (for use while the session is
+    /// busy writing and not receiving).
+    pub async fn overflowed(&self) {
+        poll_fn(|cx| {
+            if self.is_overflowed() {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.is_overflowed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn is_overflowed(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .overflowed
+    }
+
     /// Moves queued deliveries into `out` without waiting.
     pub fn try_recv(&self, out: &mut Vec<Delivery>) -> Option<Recv> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,7 +156,10 @@ mod tests {
         }
         let mut out = Vec::new();
         assert_eq!(inbox.recv(&mut out).await, Recv::Items);
-        assert_eq!(out.iter().map(|d| d.slot).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            out.iter().map(|d| d.slot).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert!(inbox.try_recv(&mut out).is_none());
     }
 

@@ -14,4 +14,18 @@ mod inbox;
 mod registry;
 
 pub use inbox::{Delivery, Inbox, Recv};
-pub use registry::{Hub, HubStats, Subscription};
+pub use registry::{Hub, HubConfig, HubStats, Subscription};
+
+use tokio_util::sync::CancellationToken;
+
+/// Periodic hub work (releasing out-of-order items that waited too long,
+/// expiring remembered ids), until shutdown.
+pub async fn run_timers(hub: Hub, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => hub.tick(),
+        }
+    }
+}

@@ -31,6 +31,23 @@ struct Counters {
 struct Inner {
     channels: Mutex<HashMap<Arc<str>, Channel>>,
     counters: Counters,
+    config: HubConfig,
+}
+
+/// Hub settings from the `[handler]` section.
+#[derive(Debug, Clone, Default)]
+pub struct HubConfig {
+    pub message_wait: std::time::Duration,
+    pub id_cache_ttl: std::time::Duration,
+}
+
+impl From<&crate::config::Config> for HubConfig {
+    fn from(c: &crate::config::Config) -> Self {
+        HubConfig {
+            message_wait: c.message_wait,
+            id_cache_ttl: c.id_cache_ttl,
+        }
+    }
 }
 
 /// Counters for tests, logs and metrics.
@@ -81,6 +98,25 @@ impl Hub {
         Hub::default()
     }
 
+    pub fn with_config(config: HubConfig) -> Self {
+        Hub {
+            inner: Arc::new(Inner {
+                config,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+
+    /// Once a second: time-based housekeeping.
+    pub fn tick(&self) {}
+
+    /// Forgets per-channel sequencing state (`POST /recover`).
+    pub fn recover(&self) {}
+
     fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Channel>> {
         self.inner
             .channels
@@ -112,7 +148,7 @@ impl Hub {
 
     /// Delivers one item to every subscriber of its channel, in call order.
     /// Returns how many subscribers accepted it.
-    pub fn publish(&self, item: Arc<Item>) -> usize {
+    pub fn publish(&self, item: &Arc<Item>) -> usize {
         let c = &self.inner.counters;
         c.published.fetch_add(1, Ordering::Relaxed);
         let map = self.lock();
@@ -164,7 +200,7 @@ mod tests {
     use crate::hub::Recv;
 
     fn publish(hub: &Hub, ch: &str, text: &str) -> usize {
-        hub.publish(Arc::new(Item::test_stream(ch, text)))
+        hub.publish(&Arc::new(Item::test_stream(ch, text)))
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::grip::base64::decode_lenient;
 use crate::grip::item::{
-    ContentFilters, HttpResponse, HttpStream, Item, ResponseBody, ResponseSend, StreamSend,
-    WsKind, WsMessage,
+    ContentFilters, HttpResponse, HttpStream, Item, ResponseBody, ResponseSend, StreamSend, WsKind,
+    WsMessage,
 };
 
 /// Why a publish body was refused; `Display` is the response body line
@@ -77,9 +77,18 @@ fn parse_item(v: &Value) -> R<Item> {
     if formats.is_empty() {
         return Err("no formats specified".to_owned());
     }
-    let http_response = formats.get("http-response").map(parse_http_response).transpose()?;
-    let http_stream = formats.get("http-stream").map(parse_http_stream).transpose()?;
-    let ws_message = formats.get("ws-message").map(parse_ws_message).transpose()?;
+    let http_response = formats
+        .get("http-response")
+        .map(parse_http_response)
+        .transpose()?;
+    let http_stream = formats
+        .get("http-stream")
+        .map(parse_http_stream)
+        .transpose()?;
+    let ws_message = formats
+        .get("ws-message")
+        .map(parse_ws_message)
+        .transpose()?;
     let meta = match o.get("meta") {
         None => BTreeMap::new(),
         Some(Value::Object(m)) => string_map(m, "'meta'")?,
@@ -244,7 +253,8 @@ fn parse_http_response(v: &Value) -> R<HttpResponse> {
     };
     let headers = match o.get("headers") {
         None => Vec::new(),
-        Some(v) => parse_headers(v).map_err(|e| e.unwrap_or_else(|| format!("{P} contains 'headers' with wrong type")))?,
+        Some(v) => parse_headers(v)
+            .map_err(|e| e.unwrap_or_else(|| format!("{P} contains 'headers' with wrong type")))?,
     };
     let content_filters = content_filters(o, P)?;
     let body = if let Some(b) = bin_or_text(o, P, "body")? {
@@ -285,7 +295,9 @@ pub(crate) fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, Option<S
                     ));
                 }
                 let Value::String(name) = &pair[0] else {
-                    return Err(Some("header contains name element with wrong type".to_owned()));
+                    return Err(Some(
+                        "header contains name element with wrong type".to_owned(),
+                    ));
                 };
                 let Value::String(value) = &pair[1] else {
                     return Err(Some(
@@ -325,7 +337,8 @@ fn parse_ws_message(v: &Value) -> R<WsMessage> {
             let code = match o.get("code") {
                 None => None,
                 Some(v) => {
-                    let n = to_int(v).ok_or_else(|| format!("{P} contains 'code' with wrong type"))?;
+                    let n =
+                        to_int(v).ok_or_else(|| format!("{P} contains 'code' with wrong type"))?;
                     if n < 0 {
                         return Err(format!("{P} contains 'code' with invalid value"));
                     }

@@ -115,7 +115,11 @@ fn bad(key: &'static str, why: impl Into<String>) -> RouteError {
 
 /// Parses a line; `Ok(None)` for blank and comment lines. `base_dir` is the
 /// routes file's folder (for `sig_key=file:`).
-pub fn parse_line(line: &str, line_no: usize, base_dir: &Path) -> Result<Option<Route>, RouteError> {
+pub fn parse_line(
+    line: &str,
+    line_no: usize,
+    base_dir: &Path,
+) -> Result<Option<Route>, RouteError> {
     let sections = tokenize(line)?;
     if sections.is_empty() {
         return Ok(None);
@@ -155,7 +159,10 @@ fn parse_condition(c: &Section, line: usize, base_dir: &Path) -> Result<Route, R
     };
     if let Some(m) = c.prop("jsonp_mode") {
         if m != "basic" && m != "extended" {
-            return Err(bad("jsonp_mode", format!("'{m}' is not 'basic' or 'extended'")));
+            return Err(bad(
+                "jsonp_mode",
+                format!("'{m}' is not 'basic' or 'extended'"),
+            ));
         }
     }
     let mut headers = Vec::new();
@@ -228,7 +235,8 @@ fn parse_target(t: &Section) -> Result<Target, RouteError> {
         if t.value.starts_with("zhttp/") || t.value.starts_with("zhttpreq/") {
             return Err(bad_target("ZeroMQ (zhttp) targets are not supported"));
         }
-        let (host, port) = split_host_port(&t.value).ok_or_else(|| bad_target("expected host:port"))?;
+        let (host, port) =
+            split_host_port(&t.value).ok_or_else(|| bad_target("expected host:port"))?;
         let port: u16 = port
             .parse()
             .ok()
@@ -245,7 +253,11 @@ fn parse_target(t: &Section) -> Result<Target, RouteError> {
         insecure: t.has("insecure"),
         over_http: t.has("over_http"),
         one_event: t.has("one_event"),
-        subs: t.all("sub").filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        subs: t
+            .all("sub")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         host: t.prop("host").map(str::to_owned),
         trust_connect_host: t.has("trust_connect_host"),
         untrusted: t.has("untrusted"),

@@ -163,18 +163,12 @@ mod tests {
                 sec("b", &[("z", "p, \"q\"")])
             ]
         );
-        assert_eq!(
-            tokenize("a#b c").unwrap(),
-            vec![sec("a", &[])]
-        );
+        assert_eq!(tokenize("a#b c").unwrap(), vec![sec("a", &[])]);
         assert_eq!(
             tokenize("id=foo t").unwrap(),
             vec![sec("", &[("id", "foo")]), sec("t", &[])]
         );
-        assert_eq!(
-            tokenize(r#"a"b c"d"#).unwrap(),
-            vec![sec("ab cd", &[])]
-        );
+        assert_eq!(tokenize(r#"a"b c"d"#).unwrap(), vec![sec("ab cd", &[])]);
     }
 
     #[test]
@@ -182,7 +176,10 @@ mod tests {
         assert_eq!(tokenize("a,").unwrap_err(), TokenError::ExpectingProp);
         assert_eq!(tokenize("a,,b").unwrap_err(), TokenError::ExpectingProp);
         assert_eq!(tokenize("a,=v").unwrap_err(), TokenError::EmptyPropName);
-        assert_eq!(tokenize("a,x=\"v").unwrap_err(), TokenError::UnterminatedQuote);
+        assert_eq!(
+            tokenize("a,x=\"v").unwrap_err(),
+            TokenError::UnterminatedQuote
+        );
         assert_eq!(tokenize(r#"a,x="\n""#).unwrap_err(), TokenError::BadEscape);
     }
 

@@ -17,7 +17,10 @@ impl TempDir {
     }
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.0.join(name);
-        std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         p
     }
 }
@@ -37,7 +40,10 @@ fn load_text(text: &str) -> Result<Config, ConfigError> {
 #[test]
 fn reads_the_keys_it_uses() {
     let d = TempDir::new();
-    d.write("pushpin-inc.conf", "[handler]\nmessage_wait=700\n[proxy]\nsig_iss=from-include\n");
+    d.write(
+        "pushpin-inc.conf",
+        "[handler]\nmessage_wait=700\n[proxy]\nsig_iss=from-include\n",
+    );
     let p = d.write(
         "pushpin.conf",
         "[global]\ninclude={ipc_prefix}inc.conf\nrundir=sub\n[runner]\nhttp_port=7999,127.0.0.1:8000,[::1]:8001\nlog_level=2,proxy:3\n\
@@ -91,12 +97,24 @@ fn bad_values_name_file_line_and_key() {
         ("[runner]\nhttp_port=abc\n", 2, "http_port"),
         ("[runner]\n\nlog_level=x\n", 3, "log_level"),
         ("[runner]\nclient_maxconn=-5\n", 2, "client_maxconn"),
-        ("[proxy]\nx_forwarded_for=truncate:z\n", 2, "x_forwarded_for"),
+        (
+            "[proxy]\nx_forwarded_for=truncate:z\n",
+            2,
+            "x_forwarded_for",
+        ),
         ("[proxy]\nx_forwarded_for=prepend\n", 2, "x_forwarded_for"),
         ("[proxy]\nsig_key=base64:!!!\n", 2, "sig_key"),
         ("[proxy]\nsig_key=file:/nonexistent/key.pem\n", 2, "sig_key"),
-        ("[handler]\npush_in_http_addr=nowhere\n", 2, "push_in_http_addr"),
-        ("[handler]\npush_in_http_port=70000\n", 2, "push_in_http_port"),
+        (
+            "[handler]\npush_in_http_addr=nowhere\n",
+            2,
+            "push_in_http_addr",
+        ),
+        (
+            "[handler]\npush_in_http_port=70000\n",
+            2,
+            "push_in_http_port",
+        ),
         ("[handler]\nmessage_wait=soon\n", 2, "message_wait"),
         ("[handler]\nid_cache_ttl=1.5\n", 2, "id_cache_ttl"),
     ];
@@ -111,7 +129,9 @@ fn bad_values_name_file_line_and_key() {
 
 #[test]
 fn malformed_lines_are_errors() {
-    let e = load_text("[runner]\nhttp_port 7999\n").unwrap_err().to_string();
+    let e = load_text("[runner]\nhttp_port 7999\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("pushpin.conf:2: expected 'key=value'"), "{e}");
     let d = TempDir::new();
     d.write("inc.conf", "garbage line\n");
@@ -144,7 +164,10 @@ fn cli_overrides() {
         port: Some("x".into()),
         ..Cli::default()
     };
-    assert!(apply_cli(&mut Config::default(), &bad).unwrap_err().to_string().starts_with("--port:"));
+    assert!(apply_cli(&mut Config::default(), &bad)
+        .unwrap_err()
+        .to_string()
+        .starts_with("--port:"));
 }
 
 #[test]

@@ -1,0 +1,207 @@
+//! Wiring: the shared context, listeners, the publish API and the routes
+//! watcher, and the start/shutdown sequence. Production (`main.rs`) and the
+//! integration tests start the proxy through the same [`App::start`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{load_routes, Config, ConfigError, RoutesSource};
+use crate::grip::item::Item;
+use crate::grip::sig::Signer;
+use crate::hub::Hub;
+use crate::proxy::pool::Pool;
+use crate::routes::RouteTable;
+
+/// Everything a connection task needs; cheap to clone through [`Ctx`].
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub routes: RoutesHandle,
+    pub hub: Hub,
+    pub pool: Pool,
+    /// Signs backend requests of routes without their own key.
+    pub signer: Signer,
+    /// Cancelled when the proxy shuts down; every session watches it.
+    pub shutdown: CancellationToken,
+    /// Every connection and session task, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+/// Shared handle to the context.
+pub type Ctx = Arc<Context>;
+
+impl Context {
+    /// Hands validated items to the hub, in order.
+    pub fn publish(&self, items: Vec<Item>) {
+        for item in items {
+            self.hub.publish(&Arc::new(item));
+        }
+    }
+
+    /// `POST /recover`: forget sequencing state; held sessions re-request.
+    pub fn recover(&self) {
+        self.hub.recover();
+    }
+}
+
+/// The live route table, swapped whole on reload.
+#[derive(Debug, Default)]
+pub struct RoutesHandle(RwLock<Arc<RouteTable>>);
+
+impl RoutesHandle {
+    pub fn new(t: RouteTable) -> Self {
+        RoutesHandle(RwLock::new(Arc::new(t)))
+    }
+
+    pub fn load(&self) -> Arc<RouteTable> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self, t: RouteTable) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(t);
+    }
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct App {
+    ctx: Ctx,
+    /// The client listeners' actual addresses (port 0 resolved).
+    pub http_addrs: Vec<SocketAddr>,
+    /// The publish API's actual address.
+    pub publish_addr: Option<SocketAddr>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+impl App {
+    /// Loads the routes, binds every listener and starts serving.
+    pub async fn start(config: Config) -> Result<App, StartError> {
+        let routes = load_routes(&config.routes)?;
+        tracing::info!(entries = routes.len(), "routes loaded");
+        let mut listeners = Vec::new();
+        for addr in &config.listeners {
+            listeners.push(bind(*addr).await?);
+        }
+        let publish = match config.publish_addr {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let signer = Signer::new(config.sig_iss.clone(), config.sig_key.clone());
+        let hub = Hub::with_config(crate::hub::HubConfig::from(&config));
+        let ctx = Arc::new(Context {
+            config,
+            routes: RoutesHandle::new(routes),
+            hub,
+            pool: Pool::new(),
+            signer,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        let mut http_addrs = Vec::new();
+        for l in listeners {
+            http_addrs.push(l.local_addr().map_err(|source| StartError::Bind {
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })?);
+            ctx.tracker
+                .spawn(crate::server::listener::run(l, ctx.clone()));
+        }
+        let publish_addr = match publish {
+            Some(l) => {
+                let a = l.local_addr().ok();
+                ctx.tracker.spawn(crate::publish::http::run(l, ctx.clone()));
+                a
+            }
+            None => None,
+        };
+        ctx.tracker.spawn(crate::hub::run_timers(
+            ctx.hub.clone(),
+            ctx.shutdown.clone(),
+        ));
+        if let RoutesSource::File(path) = &ctx.config.routes {
+            ctx.tracker.spawn(watch_routes(ctx.clone(), path.clone()));
+        }
+        tracing::info!(http = ?http_addrs, publish = ?publish_addr, "started");
+        Ok(App {
+            ctx,
+            http_addrs,
+            publish_addr,
+        })
+    }
+
+    pub fn context(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    /// Re-reads the routes file; on error the current routes stay.
+    pub fn reload_routes(&self) {
+        reload(&self.ctx);
+    }
+
+    /// Stops accepting, ends every session (each sends its goodbye) and
+    /// waits up to `deadline` for the tasks. Returns whether all finished.
+    pub async fn shutdown(self, deadline: Duration) -> bool {
+        self.ctx.shutdown.cancel();
+        self.ctx.tracker.close();
+        let done = tokio::time::timeout(deadline, self.ctx.tracker.wait())
+            .await
+            .is_ok();
+        if !done {
+            tracing::warn!("shutdown deadline passed with tasks still running");
+        }
+        done
+    }
+}
+
+fn reload(ctx: &Ctx) {
+    match load_routes(&ctx.config.routes) {
+        Ok(t) => {
+            tracing::info!(entries = t.len(), "routes reloaded");
+            ctx.routes.store(t);
+        }
+        Err(e) => tracing::error!(error = %e, "routes not reloaded, keeping the current ones"),
+    }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Reloads the routes file when it changes (checked every second, so
+/// editors that replace the file are handled too).
+async fn watch_routes(ctx: Ctx, path: std::path::PathBuf) {
+    let mut last = modified(&path);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = modified(&path);
+        if now != last && now.is_some() {
+            last = now;
+            tracing::info!("routes file changed, reloading");
+            reload(&ctx);
+        }
+    }
+}

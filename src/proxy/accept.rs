@@ -1,0 +1,137 @@
+//! GRIP responses: read the instructions, then answer the client directly or
+//! turn the request into a hold session.
+
+use bytes::BytesMut;
+use http::Response;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::pool::Conn;
+use super::relay::backend_reason;
+use super::{reply_error, BackendReply, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
+use crate::app::Ctx;
+use crate::error::ProxyError;
+use crate::grip::instruct::{self, is_grip_response, HoldMode, Instruct};
+use crate::http1::ResponseHead;
+use crate::server::conn::{finish, Next};
+use crate::server::io::ClientConn;
+use crate::server::respond::write_full;
+use crate::session;
+
+/// Reads a GRIP response from a backend and acts on it.
+pub async fn handle(
+    conn: &mut ClientConn,
+    rc: RequestContext,
+    response: Response<Incoming>,
+    backend: Conn,
+    ctx: &Ctx,
+) -> Next {
+    let code = response.status().as_u16();
+    let reason = backend_reason(&response);
+    let headers = response.headers().clone();
+    let mut body = response.into_body();
+    let mut buf = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(f)) => {
+                if let Ok(d) = f.into_data() {
+                    buf.extend_from_slice(&d);
+                    if buf.len() > MAX_ACCEPT_RESPONSE_BODY {
+                        let label = backend_label(&rc);
+                        return too_large(conn, rc, label, ctx).await;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                let err = ProxyError::Backend(e.to_string());
+                return reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await;
+            }
+        }
+    }
+    ctx.pool.put(backend);
+    let reply = BackendReply {
+        code,
+        reason,
+        headers,
+        body: buf.freeze(),
+    };
+    respond_or_hold(conn, rc, reply, ctx, false).await
+}
+
+fn backend_label(rc: &RequestContext) -> String {
+    rc.route
+        .targets
+        .first()
+        .map(|t| t.label())
+        .unwrap_or_default()
+}
+
+/// A GRIP response body over the limit: 1.36 refuses it (502).
+async fn too_large(conn: &mut ClientConn, rc: RequestContext, label: String, _ctx: &Ctx) -> Next {
+    let err = ProxyError::InstructTooLarge(label);
+    reply_error(conn, &rc.head, &err, rc.debug, false).await
+}
+
+/// Answers a complete backend reply: relayed as it is when it has no GRIP
+/// instructions (or GRIP is off), otherwise per its instructions.
+pub async fn respond_or_hold(
+    conn: &mut ClientConn,
+    rc: RequestContext,
+    reply: BackendReply,
+    ctx: &Ctx,
+    trusted: bool,
+) -> Next {
+    if trusted || rc.route.no_grip || !is_grip_response(&reply.headers) {
+        let mut head = ResponseHead::new(reply.code, reply.reason);
+        head.headers = reply.headers;
+        head.headers.remove(http::header::CONTENT_LENGTH);
+        return write_complete(conn, &rc, head, &reply.body).await;
+    }
+    let ins = match instruct::parse(reply.code, &reply.reason, &reply.headers, reply.body) {
+        Ok(i) => i,
+        Err(msg) => {
+            tracing::debug!(error = %msg, "invalid GRIP instructions");
+            let err = ProxyError::BadInstruct(msg);
+            return reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await;
+        }
+    };
+    match ins.hold {
+        Some(HoldMode::Stream) => session::stream::run(conn, rc, ins, ctx).await,
+        Some(HoldMode::Response) => session::longpoll::run(conn, rc, ins, ctx).await,
+        None if ins.next_link.is_some() => session::stream::run(conn, rc, ins, ctx).await,
+        None => {
+            let head = held_head(&ins);
+            write_complete(conn, &rc, head, &ins.response.body).await
+        }
+    }
+}
+
+/// The response head of an instruct's response (no `Content-Length`).
+pub fn held_head(ins: &Instruct) -> ResponseHead {
+    let mut head = ResponseHead::new(ins.response.code, ins.response.reason.clone());
+    head.headers = ins.response.headers.clone();
+    head.headers.remove(http::header::CONTENT_LENGTH);
+    head
+}
+
+async fn write_complete(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    head: ResponseHead,
+    body: &[u8],
+) -> Next {
+    let head_request = rc.head.method == http::Method::HEAD;
+    finish(
+        write_full(
+            &conn.stream,
+            rc.head.version,
+            head,
+            body,
+            head_request,
+            rc.keep_alive,
+        )
+        .await,
+        rc.keep_alive,
+    )
+}

@@ -1,0 +1,222 @@
+//! Proxying one HTTP request: build the backend request, send it to the
+//! first route target that accepts a connection, then either relay the
+//! response (streamed both ways) or, when it carries GRIP instructions, hand
+//! it to [`accept`] which answers it or turns the request into a hold
+//! session.
+//!
+//! Runs inside the client connection's task.
+
+pub mod accept;
+mod body;
+mod forward;
+pub mod headers;
+pub mod pool;
+mod relay;
+mod tls;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+pub use body::{BodyAborted, ReqBody};
+pub use forward::{fetch, FetchError, Outgoing};
+
+use self::forward::{RequestBody, Sent};
+use crate::app::Ctx;
+use crate::error::{rescue, ProxyError};
+use crate::grip::instruct::is_grip_response;
+use crate::http1::{BodyDecoder, RequestHead};
+use crate::routes::{Route, TargetKind};
+use crate::server::conn::{finish, Next};
+use crate::server::io::ClientConn;
+use crate::server::respond::write_full;
+
+/// Request bodies up to this size are read whole before the backend request
+/// (so they can be sent again on retries); larger ones are streamed.
+pub const MAX_BUFFERED_BODY: usize = 100_000;
+/// Largest GRIP instruct response body accepted.
+pub const MAX_ACCEPT_RESPONSE_BODY: usize = 100_000;
+
+/// A backend's answer with the body read in full (GRIP responses, the test
+/// handler).
+#[derive(Debug, Clone)]
+pub struct BackendReply {
+    pub code: u16,
+    pub reason: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Everything about the client request a hold may need later (recovery
+/// re-requests, link fetches).
+#[derive(Debug)]
+pub struct RequestContext {
+    pub head: Arc<RequestHead>,
+    pub route: Arc<Route>,
+    /// The request as forwarded (headers rewritten).
+    pub outgoing: Outgoing,
+    /// The body, when it was small enough to keep.
+    pub body: Option<Bytes>,
+    pub debug: bool,
+    pub keep_alive: bool,
+}
+
+/// Whether the client proved it is a trusted upstream (its `Grip-Sig`
+/// verifies with `upstream_key`).
+pub fn client_trusted(head: &RequestHead, ctx: &Ctx) -> bool {
+    match (&ctx.config.upstream_key, head.header_str("grip-sig")) {
+        (Some(key), Some(token)) if !token.is_empty() => crate::grip::sig::verify_hs256(token, key),
+        _ => false,
+    }
+}
+
+/// Proxies one HTTP request on `conn`.
+pub async fn handle(
+    conn: &mut ClientConn,
+    head: Arc<RequestHead>,
+    route: Arc<Route>,
+    ctx: &Ctx,
+    secure: bool,
+    debug: bool,
+) -> Next {
+    let mut keep_alive = head.keep_alive();
+    let head_request = head.method == http::Method::HEAD;
+    let version = head.version;
+    let trusted = client_trusted(&head, ctx);
+    if over_http_events_forbidden(&head, &route, trusted) {
+        return reply_error(
+            conn,
+            &head,
+            &ProxyError::WsEventsForbidden,
+            debug,
+            keep_alive,
+        )
+        .await;
+    }
+    let outgoing = Outgoing::new(&head, &route, ctx, conn.peer.ip(), secure, trusted);
+
+    // the request body: small ones are read now, large ones streamed
+    let Ok(kind) = head.body_kind() else {
+        return Next::Close;
+    };
+    if head.expects_continue()
+        && kind != crate::http1::BodyKind::Empty
+        && conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return Next::Close;
+    }
+    let mut decoder = BodyDecoder::new(kind);
+    let body = match conn
+        .read_body_limited(&mut decoder, MAX_BUFFERED_BODY)
+        .await
+    {
+        Ok(Ok(full)) => RequestBody::Full(full),
+        Ok(Err(prefix)) => RequestBody::Stream {
+            prefix: prefix.freeze(),
+            decoder,
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "reading request body failed");
+            return Next::Close;
+        }
+    };
+    let kept_body = match &body {
+        RequestBody::Full(b) => Some(b.clone()),
+        RequestBody::Stream { .. } => None,
+    };
+
+    if let Some(t) = route.targets.first() {
+        if t.kind == TargetKind::Test {
+            let reply = crate::testroute::respond(&head, &route, kept_body.as_deref());
+            let rc = RequestContext {
+                head,
+                route,
+                outgoing,
+                body: kept_body,
+                debug,
+                keep_alive,
+            };
+            return accept::respond_or_hold(conn, rc, reply, ctx, trusted).await;
+        }
+    }
+
+    let sent = match forward::send(conn, &outgoing, &route, body, ctx).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "proxying failed");
+            let keep = keep_alive && e.client_body_consumed();
+            return reply_error(conn, &head, &e.into_proxy_error(), debug, keep).await;
+        }
+    };
+    let Sent {
+        response,
+        backend,
+        pump,
+    } = sent;
+    if pump.as_ref().is_some_and(|p| !p.done()) {
+        // the backend answered before the request body was through
+        keep_alive = false;
+    }
+    if !route.no_grip && !trusted && is_grip_response(response.headers()) {
+        if kept_body.is_none() {
+            return reply_error(conn, &head, &ProxyError::RequestTooLarge, debug, false).await;
+        }
+        let rc = RequestContext {
+            head,
+            route,
+            outgoing,
+            body: kept_body,
+            debug,
+            keep_alive,
+        };
+        return accept::handle(conn, rc, response, backend, ctx).await;
+    }
+    relay::relay(
+        conn,
+        version,
+        head_request,
+        keep_alive,
+        response,
+        backend,
+        pump,
+        ctx,
+    )
+    .await
+}
+
+/// `over_http` targets refuse WebSocket events sent by ordinary clients.
+fn over_http_events_forbidden(head: &RequestHead, route: &Route, trusted: bool) -> bool {
+    !trusted
+        && route.targets.iter().any(|t| t.over_http)
+        && head
+            .header_str("content-type")
+            .is_some_and(|ct| ct.split(';').next() == Some("application/websocket-events"))
+}
+
+/// Writes the response for an error.
+pub async fn reply_error(
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    err: &ProxyError,
+    debug: bool,
+    keep_alive: bool,
+) -> Next {
+    let (h, body) = rescue(err, debug);
+    let head_request = head.method == http::Method::HEAD;
+    finish(
+        write_full(
+            &conn.stream,
+            head.version,
+            h,
+            &body,
+            head_request,
+            keep_alive,
+        )
+        .await,
+        keep_alive,
+    )
+}

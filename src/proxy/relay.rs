@@ -1,0 +1,149 @@
+//! Relaying a plain (non-GRIP) backend response to the client, streamed
+//! with back-pressure: each piece is written before the next is read.
+
+use http::Response;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::forward::Pump;
+use super::pool::Conn;
+use crate::app::Ctx;
+use crate::http1::{ResponseHead, Version};
+use crate::server::conn::{finish, Next};
+use crate::server::io::{write_all, ClientConn};
+use crate::server::respond::{
+    encode_head, has_body, prepare_streaming, reason_for, write_full, BodyWriter,
+};
+
+/// Response headers never relayed.
+const HOP_BY_HOP: [&str; 4] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "proxy-connection",
+];
+
+/// Bodies up to this size with a known length go out in the same write as
+/// the head.
+const SMALL_BODY: u64 = 16 * 1024;
+
+/// The reason phrase the backend sent (hyper keeps it only when it differs
+/// from the standard one).
+pub(super) fn backend_reason<B>(resp: &Response<B>) -> String {
+    resp.extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .unwrap_or_else(|| reason_for(resp.status().as_u16()).to_owned())
+}
+
+/// The response head for the client: status, reason and end-to-end headers.
+pub(super) fn client_head<B>(resp: &Response<B>) -> ResponseHead {
+    let mut head = ResponseHead::new(resp.status().as_u16(), backend_reason(resp));
+    head.headers = resp.headers().clone();
+    let listed: Vec<String> = head
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    for n in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(listed.iter().map(String::as_str))
+    {
+        head.headers.remove(n);
+    }
+    head
+}
+
+/// Streams `response` to the client. The backend connection goes back to
+/// the pool only when its body was read to the end.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn relay(
+    conn: &mut ClientConn,
+    version: Version,
+    head_request: bool,
+    mut keep_alive: bool,
+    response: Response<Incoming>,
+    backend: Conn,
+    mut pump: Option<Pump>,
+    ctx: &Ctx,
+) -> Next {
+    let mut head = client_head(&response);
+    let body_allowed = has_body(head_request, head.status);
+    let mut body = response.into_body();
+    let known = http_body::Body::size_hint(&body).exact();
+
+    // small bodies of known length: one write for head and body
+    if body_allowed && known.is_some_and(|n| n <= SMALL_BODY) && pump.is_none() {
+        let data = match body.collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                tracing::debug!(error = %e, "backend body failed");
+                let err = crate::error::ProxyError::Backend(e.to_string());
+                let (h, b) = crate::error::rescue(&err, false);
+                let r = write_full(&conn.stream, version, h, &b, head_request, keep_alive).await;
+                return finish(r, keep_alive);
+            }
+        };
+        ctx.pool.put(backend);
+        let framing = prepare_streaming(&mut head, version, true, &mut keep_alive);
+        let mut out = encode_head(version, &head);
+        BodyWriter { framing }.append_whole(&data, &mut out);
+        return finish(write_all(&conn.stream, &out).await, keep_alive);
+    }
+
+    let framing = prepare_streaming(&mut head, version, body_allowed, &mut keep_alive);
+    if write_all(&conn.stream, &encode_head(version, &head))
+        .await
+        .is_err()
+    {
+        return Next::Close;
+    }
+    let writer = BodyWriter { framing };
+    if !body_allowed {
+        // HEAD: the backend sends no body either
+        if http_body::Body::is_end_stream(&body) {
+            ctx.pool.put(backend);
+        }
+        return Next::from_keep_alive(keep_alive);
+    }
+    loop {
+        let pumping = pump.as_ref().is_some_and(|p| !p.done());
+        let frame = tokio::select! {
+            f = body.frame() => f,
+            r = async { pump.as_mut().expect("guarded").step(conn).await }, if pumping => {
+                if r.is_err() {
+                    return Next::Close;
+                }
+                continue;
+            }
+        };
+        match frame {
+            None => break,
+            Some(Ok(f)) => {
+                if let Ok(data) = f.into_data() {
+                    if writer.data(&conn.stream, &data).await.is_err() {
+                        return Next::Close;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                // the backend failed mid-body: the client must not mistake
+                // a cut-off response for a complete one
+                tracing::debug!(error = %e, "backend body failed mid-response");
+                return Next::Close;
+            }
+        }
+    }
+    ctx.pool.put(backend);
+    if writer.finish(&conn.stream).await.is_err() {
+        return Next::Close;
+    }
+    if pump.as_ref().is_some_and(|p| !p.done()) {
+        keep_alive = false;
+    }
+    Next::from_keep_alive(keep_alive)
+}

@@ -1,0 +1,138 @@
+//! One task per client connection: read a request, route it, hand it to the
+//! proxy, a hold session or the test handler, and loop while the connection
+//! is kept alive.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{debug, Instrument};
+
+use super::io::{ClientConn, ReadError};
+use super::respond::write_full;
+use crate::app::Ctx;
+use crate::error::{rescue, ProxyError};
+use crate::http1::{HeadError, RequestHead, Version};
+use crate::routes::{host_without_port, Proto};
+
+/// What the connection does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next request.
+    KeepAlive,
+    /// Close the connection.
+    Close,
+}
+
+impl Next {
+    pub fn from_keep_alive(keep_alive: bool) -> Next {
+        if keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+}
+
+/// Serves one client connection until it closes or the proxy shuts down.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Ctx, permit: OwnedSemaphorePermit) {
+    let span = tracing::debug_span!("conn", client.addr = %peer);
+    async move {
+        let _permit = permit;
+        let _ = stream.set_nodelay(true);
+        let mut conn = ClientConn::new(stream, peer);
+        loop {
+            let head = tokio::select! {
+                biased;
+                _ = ctx.shutdown.cancelled() => break,
+                r = conn.read_head(ctx.config.client_buffer_size) => r,
+            };
+            let head = match head {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    reject_bad_request(&conn, &e).await;
+                    break;
+                }
+            };
+            if dispatch(&mut conn, head, &ctx).await == Next::Close {
+                break;
+            }
+        }
+        debug!("connection closed");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn reject_bad_request(conn: &ClientConn, e: &ReadError) {
+    debug!(error = %e, "bad request");
+    let err = match e {
+        ReadError::Head(HeadError::TooLarge(_)) => ProxyError::HeadTooLarge,
+        ReadError::Head(h) => ProxyError::BadRequest(h.to_string()),
+        _ => return,
+    };
+    let (head, body) = rescue(&err, false);
+    let _ = write_full(&conn.stream, Version::Http11, head, &body, false, false).await;
+}
+
+/// Routes one request and runs it to completion.
+async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Next {
+    let host_header = match head.host() {
+        "" => "localhost",
+        h => h,
+    };
+    let host = host_without_port(host_header);
+    let websocket = head.is_websocket_upgrade();
+    let proto = if websocket { Proto::Ws } else { Proto::Http };
+    let secure = ctx.config.accept_xfp
+        && head
+            .header_str("x-forwarded-proto")
+            .or_else(|| head.header_str("x-forwarded-protocol"))
+            .is_some_and(|p| p == "https" || p == "wss");
+    let route = ctx
+        .routes
+        .load()
+        .find(host_header, head.path(), proto, secure);
+    let span = tracing::debug_span!("req", method = %head.method, path = %head.path());
+    let Some(route) = route else {
+        tracing::warn!(host = %host, "no route for host");
+        let keep_alive = head.keep_alive() && !websocket;
+        let (h, body) = rescue(&ProxyError::NoRoute(host), false);
+        return finish(
+            write_full(
+                &conn.stream,
+                head.version,
+                h,
+                &body,
+                head.method == http::Method::HEAD,
+                keep_alive,
+            )
+            .await,
+            keep_alive,
+        );
+    };
+    let req = Arc::new(head);
+    let debug = ctx.config.debug || route.debug;
+    async move {
+        if websocket {
+            crate::ws::handle(conn, req, route, ctx, secure).await
+        } else {
+            crate::proxy::handle(conn, req, route, ctx, secure, debug).await
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Maps a final write's result and the keep-alive decision to [`Next`].
+pub fn finish(r: std::io::Result<()>, keep_alive: bool) -> Next {
+    match r {
+        Ok(()) => Next::from_keep_alive(keep_alive),
+        Err(e) => {
+            debug!(error = %e, "write to client failed");
+            Next::Close
+        }
+    }
+}

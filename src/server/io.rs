@@ -1,0 +1,213 @@
+//! The client side of one connection: the socket plus its read buffer.
+//!
+//! Reading waits for readability before allocating, and the buffer is
+//! released whenever it is empty, so an idle or held connection keeps no
+//! read buffer at all.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::http1::{parse_request_head, BodyDecoder, BodyError, Decoded, HeadError, RequestHead};
+
+/// Bytes read per `read` call when a head or body is expected.
+const READ_CHUNK: usize = 8192;
+
+/// Why reading from the client stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    #[error("connection closed mid-message")]
+    Closed,
+    #[error("{0}")]
+    Head(#[from] HeadError),
+    #[error("{0}")]
+    Body(#[from] BodyError),
+}
+
+/// One accepted client connection.
+#[derive(Debug)]
+pub struct ClientConn {
+    pub stream: TcpStream,
+    pub rbuf: BytesMut,
+    pub peer: SocketAddr,
+    /// The peer closed its side (EOF seen).
+    pub eof: bool,
+}
+
+impl ClientConn {
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+        ClientConn {
+            stream,
+            rbuf: BytesMut::new(),
+            peer,
+            eof: false,
+        }
+    }
+
+    /// Reads more bytes into the buffer; returns how many (0 at EOF).
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        read_some(&self.stream, &mut self.rbuf, &mut self.eof).await
+    }
+
+    /// Reads the next request head. `Ok(None)` when the client closed the
+    /// connection cleanly between requests.
+    pub async fn read_head(&mut self, max: usize) -> Result<Option<RequestHead>, ReadError> {
+        loop {
+            if !self.rbuf.is_empty() {
+                if let Some((head, len)) = parse_request_head(&self.rbuf, max)? {
+                    let _ = self.rbuf.split_to(len);
+                    self.release_if_empty();
+                    return Ok(Some(head));
+                }
+            }
+            if self.fill().await? == 0 {
+                return if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ReadError::Closed)
+                };
+            }
+        }
+    }
+
+    /// The next piece of a request body; `None` once it is complete.
+    pub async fn read_body(&mut self, dec: &mut BodyDecoder) -> Result<Option<Bytes>, ReadError> {
+        let r = read_body_piece(&self.stream, &mut self.rbuf, &mut self.eof, dec).await;
+        self.release_if_empty();
+        r
+    }
+
+    /// Reads a whole body of at most `limit` bytes. `Ok(Err(prefix))` when it
+    /// is longer: the bytes read so far, with the rest still unread.
+    pub async fn read_body_limited(
+        &mut self,
+        dec: &mut BodyDecoder,
+        limit: usize,
+    ) -> Result<Result<Bytes, BytesMut>, ReadError> {
+        let mut out = BytesMut::new();
+        while let Some(b) = self.read_body(dec).await? {
+            out.extend_from_slice(&b);
+            if out.len() > limit {
+                return Ok(Err(out));
+            }
+        }
+        Ok(Ok(out.freeze()))
+    }
+
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.stream.write_all(data).await
+    }
+
+    /// Drops the read buffer's memory when it holds nothing.
+    pub fn release_if_empty(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+    }
+}
+
+/// The next piece of a body from a connection's parts (so the caller can
+/// keep writing to the same socket meanwhile); `None` once it is complete.
+pub async fn read_body_piece(
+    stream: &TcpStream,
+    rbuf: &mut BytesMut,
+    eof: &mut bool,
+    dec: &mut BodyDecoder,
+) -> Result<Option<Bytes>, ReadError> {
+    loop {
+        match dec.decode(rbuf)? {
+            Decoded::Data(b) => return Ok(Some(b)),
+            Decoded::Done => return Ok(None),
+            Decoded::NeedMore => {
+                if read_some(stream, rbuf, eof).await? == 0 {
+                    return if dec.eof() {
+                        Ok(None)
+                    } else {
+                        Err(ReadError::Closed)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Waits for readability, then reads what is there into `buf`.
+pub async fn read_some(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+    eof: &mut bool,
+) -> io::Result<usize> {
+    if *eof {
+        return Ok(0);
+    }
+    loop {
+        stream.readable().await?;
+        buf.reserve(READ_CHUNK);
+        match stream.try_read_buf(buf) {
+            Ok(0) => {
+                *eof = true;
+                return Ok(0);
+            }
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `data` through a shared reference (so a task can write
+/// while another branch of its `select!` waits to read).
+pub async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes every buffer in order with as few system calls as possible.
+pub async fn write_all_vectored(stream: &TcpStream, bufs: &[&[u8]]) -> io::Result<()> {
+    let mut idx = 0;
+    let mut off = 0;
+    while idx < bufs.len() {
+        if bufs[idx].len() == off {
+            idx += 1;
+            off = 0;
+            continue;
+        }
+        let mut slices: Vec<io::IoSlice<'_>> = Vec::with_capacity((bufs.len() - idx).min(64));
+        slices.push(io::IoSlice::new(&bufs[idx][off..]));
+        for b in bufs[idx + 1..].iter().take(63) {
+            slices.push(io::IoSlice::new(b));
+        }
+        stream.writable().await?;
+        let mut n = match stream.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        while n > 0 && idx < bufs.len() {
+            let left = bufs[idx].len() - off;
+            if n >= left {
+                n -= left;
+                idx += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
