@@ -2,6 +2,7 @@
 //! overrides when set.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
@@ -32,7 +33,7 @@ pub fn init(level: u8, logfile: Option<&Path>) -> std::io::Result<()> {
                 .with_writer(std::sync::Mutex::new(f))
                 .init();
         }
-        None => builder.init(),
+        None => builder.with_ansi(std::io::stdout().is_terminal()).init(),
     }
     Ok(())
 }

@@ -15,7 +15,9 @@
 mod body;
 mod encode;
 mod head;
+mod reason;
 
 pub use body::{BodyDecoder, BodyError, BodyKind, Decoded};
 pub use encode::{chunk_header, title_case, write_response_head, ResponseHead};
 pub use head::{parse_request_head, HeadError, RequestHead, Version};
+pub use reason::reason_for;

@@ -23,13 +23,7 @@ pub enum Framing {
     NoBody,
 }
 
-/// Standard reason phrase for a status code ("Undefined Reason" otherwise).
-pub fn reason_for(code: u16) -> &'static str {
-    http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Undefined Reason")
-}
+pub use crate::http1::reason_for;
 
 /// Whether a response to this request/status can carry a body.
 pub fn has_body(head_request: bool, status: u16) -> bool {

@@ -97,7 +97,7 @@ fn timeouts_and_status() {
     let i = parse_h(&[("Grip-Status", "404")]).unwrap();
     assert_eq!(i.response.reason, "Not Found");
     let i = parse_h(&[("Grip-Status", "418")]).unwrap();
-    assert_eq!(i.response.reason, "I'm a teapot");
+    assert_eq!(i.response.reason, "Undefined Reason");
 }
 
 #[test]

@@ -1,0 +1,194 @@
+//! Start-up and shutdown: the binary's command line and exit codes, config
+//! errors, and that shutdown ends every held connection.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Backend, Proxy, RawClient, Reply};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pushpin"))
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "pp-life-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn version_and_help() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pushpin "));
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for opt in ["--config", "--port", "--route", "--verbose", "--loglevel"] {
+        assert!(help.contains(opt), "help lacks {opt}");
+    }
+    let out = bin().arg("--no-such-option").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bad_config_stops_startup_with_one_line() {
+    let d = TempDir::new();
+    let conf = d.write("pushpin.conf", "[runner]\nhttp_port=not-a-port\n");
+    let out = bin()
+        .arg(format!("--config={}", conf.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("pushpin.conf:2") && err.contains("http_port"),
+        "{err}"
+    );
+
+    let routes = d.write("routes", "* 127.0.0.1:80\n*,path_beg= 127.0.0.1:81\n");
+    let conf = d.write(
+        "good.conf",
+        &format!(
+            "[runner]\nhttp_port={}\n[proxy]\nroutesfile={}\n",
+            free_port(),
+            routes.display()
+        ),
+    );
+    let out = bin()
+        .arg(format!("--config={}", conf.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("routes:2") && err.contains("path_beg"),
+        "{err}"
+    );
+
+    let out = bin()
+        .args(["--config", "/nonexistent/pushpin.conf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn sigterm_exits_zero_and_closes_connections() {
+    let d = TempDir::new();
+    let (http, publish) = (free_port(), free_port());
+    let conf = d.write(
+        "pushpin.conf",
+        &format!("[runner]\nhttp_port=127.0.0.1:{http}\n[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish}\n"),
+    );
+    let mut child = bin()
+        .arg(format!("--config={}", conf.display()))
+        .args(["--route", "* test"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let addr = format!("127.0.0.1:{http}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut c = loop {
+            if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+                drop(s);
+                break RawClient::get(addr, "/stream").await;
+            }
+            assert!(Instant::now() < deadline, "proxy did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            c.read_until_contains(b"[stream opened]\n").await,
+            b"[stream opened]\n"
+        );
+        let t0 = Instant::now();
+        let kill = format!("kill -TERM {}", child.id());
+        Command::new("sh").args(["-c", &kill]).status().unwrap();
+        assert!(c.closed_within(Duration::from_secs(10)).await);
+        assert!(c.complete, "the stream was ended cleanly");
+        assert!(t0.elapsed() < Duration::from_secs(10));
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not exit within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn shutdown_ends_holds_with_their_goodbyes() {
+    let b = Backend::start().await;
+    b.fixed("/s", || Reply::stream_hold("sd", "start\n"));
+    b.fixed("/lp", || {
+        Reply::response_hold("sd", "timed out\n").header("Grip-Timeout", "60")
+    });
+    let p = Proxy::to(&b.target()).await;
+    let mut stream = RawClient::get(p.http, "/s").await;
+    stream.read_until_contains(b"start\n").await;
+    let mut lp = RawClient::get(p.http, "/lp").await;
+    b.wait_requests("/lp", 1).await;
+    // let the proxy register the hold
+    while p.app.context().hub.subscribers("sd") < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopping = tokio::spawn(async move { p.stop().await });
+    assert_eq!(
+        stream.read_to_end(Duration::from_secs(10)).await,
+        b"start\n"
+    );
+    assert!(stream.complete);
+    lp.read_head().await;
+    assert_eq!(
+        lp.read_to_end(Duration::from_secs(10)).await,
+        b"timed out\n"
+    );
+    assert!(
+        stopping.await.unwrap(),
+        "every task ended before the deadline"
+    );
+}
