@@ -334,6 +334,7 @@ fn read_handler(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
     c.connection_subscription_max = s.uint("handler", "connection_subscription_max", 20)? as usize;
     c.subscription_linger = Duration::from_secs(s.uint("handler", "subscription_linger", 60)?);
     c.update_on_first_subscription = s.bool("handler", "update_on_first_subscription", true);
+    c.session_queue_max = s.uint("handler", "session_queue_max", 1024)?.max(1) as usize;
     Ok(())
 }
 

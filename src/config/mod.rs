@@ -83,6 +83,9 @@ pub struct Config {
     pub subscription_linger: Duration,
     /// Re-request held sessions ~1 s after a channel's first subscription.
     pub update_on_first_subscription: bool,
+    /// Deliveries a session may have queued before it counts as too slow
+    /// and is disconnected (`[handler] session_queue_max`, our addition).
+    pub session_queue_max: usize,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
             connection_subscription_max: 20,
             subscription_linger: Duration::from_secs(60),
             update_on_first_subscription: true,
+            session_queue_max: 1024,
         }
     }
 }

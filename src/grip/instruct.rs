@@ -510,3 +510,6 @@ fn apply_json_response(ins: &mut Instruct, r: &Map<String, Value>) -> R<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -38,8 +38,14 @@ pub async fn handle(
                 if let Ok(d) = f.into_data() {
                     buf.extend_from_slice(&d);
                     if buf.len() > MAX_ACCEPT_RESPONSE_BODY {
-                        let label = backend_label(&rc);
-                        return too_large(conn, rc, label, ctx).await;
+                        let rest = session::stream::InitialRest { body, backend };
+                        let reply = BackendReply {
+                            code,
+                            reason,
+                            headers,
+                            body: buf.freeze(),
+                        };
+                        return too_large(conn, rc, reply, rest, ctx).await;
                     }
                 }
             }
@@ -67,10 +73,37 @@ fn backend_label(rc: &RequestContext) -> String {
         .unwrap_or_default()
 }
 
-/// A GRIP response body over the limit: 1.36 refuses it (502).
-async fn too_large(conn: &mut ClientConn, rc: RequestContext, label: String, _ctx: &Ctx) -> Next {
-    let err = ProxyError::InstructTooLarge(label);
-    reply_error(conn, &rc.head, &err, rc.debug, false).await
+/// A GRIP response body over the limit. As in 1.36, a stream hold (or a
+/// response that only has a next link) is streamed through before holding,
+/// unless a channel uses the `build-id` filter; anything else is refused.
+async fn too_large(
+    conn: &mut ClientConn,
+    rc: RequestContext,
+    reply: BackendReply,
+    rest: session::stream::InitialRest,
+    ctx: &Ctx,
+) -> Next {
+    let streamable = match reply.headers.get("grip-hold").map(|v| v.as_bytes()) {
+        Some(b"stream") => true,
+        None => reply.headers.contains_key("grip-link"),
+        Some(_) => false,
+    };
+    let instruct = instruct::parse(reply.code, &reply.reason, &reply.headers, reply.body);
+    match instruct {
+        Ok(ins)
+            if streamable
+                && !ins
+                    .channels
+                    .iter()
+                    .any(|c| c.filters.iter().any(|f| f == "build-id")) =>
+        {
+            session::stream::run(conn, rc, ins, ctx, Some(rest)).await
+        }
+        _ => {
+            let err = ProxyError::InstructTooLarge(backend_label(&rc));
+            reply_error(conn, &rc.head, &err, rc.debug, false).await
+        }
+    }
 }
 
 /// Answers a complete backend reply: relayed as it is when it has no GRIP
@@ -97,9 +130,9 @@ pub async fn respond_or_hold(
         }
     };
     match ins.hold {
-        Some(HoldMode::Stream) => session::stream::run(conn, rc, ins, ctx).await,
+        Some(HoldMode::Stream) => session::stream::run(conn, rc, ins, ctx, None).await,
         Some(HoldMode::Response) => session::longpoll::run(conn, rc, ins, ctx).await,
-        None if ins.next_link.is_some() => session::stream::run(conn, rc, ins, ctx).await,
+        None if ins.next_link.is_some() => session::stream::run(conn, rc, ins, ctx, None).await,
         None => {
             let head = held_head(&ins);
             write_complete(conn, &rc, head, &ins.response.body).await

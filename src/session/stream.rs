@@ -3,6 +3,8 @@
 //! client leaving, or shutdown.
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use tokio::time::{sleep_until, Instant};
 
 use super::common::{client_closed, jittered, subscribe_all, SessionChannel};
@@ -11,13 +13,11 @@ use crate::grip::instruct::{Instruct, KeepAlive, KeepAliveMode};
 use crate::grip::item::{encode_chunk, HttpStream};
 use crate::hub::{Delivery, Inbox, Recv};
 use crate::proxy::accept::held_head;
+use crate::proxy::pool::Conn;
 use crate::proxy::RequestContext;
 use crate::server::conn::Next;
 use crate::server::io::{write_all_vectored, ClientConn};
 use crate::server::respond::{encode_head, prepare_streaming, BodyWriter, Framing};
-
-/// Deliveries a stream session may have queued before it counts as too slow.
-pub const QUEUE_MAX: usize = 1024;
 
 /// Why a stream hold ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +43,25 @@ struct StreamSession<'a> {
     ka_deadline: Option<Instant>,
 }
 
+/// The rest of an initial response too large to read before holding: it is
+/// streamed through after the part already read (`ins.response.body`).
+#[derive(Debug)]
+pub struct InitialRest {
+    pub body: Incoming,
+    pub backend: Conn,
+}
+
 /// Runs a stream hold to its end.
-pub async fn run(conn: &mut ClientConn, rc: RequestContext, ins: Instruct, ctx: &Ctx) -> Next {
+pub async fn run(
+    conn: &mut ClientConn,
+    rc: RequestContext,
+    ins: Instruct,
+    ctx: &Ctx,
+    rest: Option<InitialRest>,
+) -> Next {
     let version = rc.head.version;
     let mut keep_alive = rc.keep_alive;
-    let inbox = Inbox::new(QUEUE_MAX);
+    let inbox = Inbox::new(ctx.config.session_queue_max);
     // subscribe first: items published while the initial response is being
     // written are queued and follow it
     let channels = subscribe_all(
@@ -80,7 +94,11 @@ pub async fn run(conn: &mut ClientConn, rc: RequestContext, ins: Instruct, ctx: 
         }),
         ka_deadline: None,
     };
-    let end = match s.write(&[&out]).await {
+    let mut end = s.write(&[&out]).await;
+    if let (None, Some(rest)) = (end, rest) {
+        end = s.stream_rest(rest).await;
+    }
+    let end = match end {
         Some(end) => end,
         None => {
             s.arm_keep_alive();
@@ -113,6 +131,27 @@ fn frame(framing: Framing, content: &[u8]) -> Bytes {
 }
 
 impl StreamSession<'_> {
+    /// Streams the rest of a large initial response, piece by piece.
+    async fn stream_rest(&mut self, rest: InitialRest) -> Option<End> {
+        let InitialRest { mut body, backend } = rest;
+        loop {
+            match body.frame().await {
+                None => break,
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        let framed = frame(self.framing, &d);
+                        if let Some(end) = self.write(&[&framed]).await {
+                            return Some(end);
+                        }
+                    }
+                }
+                Some(Err(_)) => return Some(End::WriteFailed),
+            }
+        }
+        self.ctx.pool.put(backend);
+        None
+    }
+
     fn arm_keep_alive(&mut self) {
         self.ka_deadline = self
             .keep_alive
