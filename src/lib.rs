@@ -14,6 +14,8 @@
 //! - [`hub`]: channel registry and fan-out of published items.
 //! - [`publish`]: the publish API (`POST /publish/`).
 //! - [`ws`]: WebSocket passthrough and WebSocket-over-HTTP.
+//! - [`wsoverhttp`]: the `application/websocket-events` codec and GRIP
+//!   control messages (pure).
 //! - [`testroute`]: the built-in `test` target.
 //! - [`error`]: proxy errors and their single mapping to responses.
 //!
@@ -48,3 +50,4 @@ pub mod session;
 pub mod shutdown;
 pub mod testroute;
 pub mod ws;
+pub mod wsoverhttp;

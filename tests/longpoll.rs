@@ -100,13 +100,38 @@ async fn timeout_sends_the_held_response_and_is_at_least_5s() {
             c.read_to_end(Duration::from_secs(120)).await,
             body.as_bytes()
         );
+        // like 1.36, the channel's first subscription re-requests the hold
+        // after a second, which restarts its timeout
         let elapsed = t0.elapsed();
         assert!(
-            elapsed >= Duration::from_secs(secs) && elapsed < Duration::from_secs(secs + 1),
+            elapsed >= Duration::from_secs(secs + 1) && elapsed < Duration::from_secs(secs + 2),
             "{path}: {elapsed:?}"
         );
+        assert_eq!(b.requests(path).len(), 2);
         assert!(c.header("grip-timeout").is_none());
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_first_subscription_updates_the_timeout_is_exact() {
+    let b = Backend::start().await;
+    b.fixed("/t", || {
+        Reply::response_hold("t4", "timed out\n").header("Grip-Timeout", "7")
+    });
+    let p = Proxy::builder()
+        .route(&format!("* {}", b.target()))
+        .config(|c| c.update_on_first_subscription = false)
+        .start()
+        .await;
+    let t0 = Instant::now();
+    let mut c = RawClient::get(p.http, "/t").await;
+    assert_eq!(c.read_to_end(Duration::from_secs(20)).await, b"timed out\n");
+    let elapsed = t0.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(7) && elapsed < Duration::from_secs(8),
+        "{elapsed:?}"
+    );
+    assert_eq!(b.requests("/t").len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

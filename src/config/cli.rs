@@ -23,7 +23,7 @@ pub struct Cli {
     /// Combine output of subprocesses (accepted; there are none).
     #[arg(short = 'm', long)]
     pub merge_output: bool,
-    /// Run a single HTTP server instance on [addr:]port.
+    /// Run a single HTTP server instance on `[addr:]port`.
     #[arg(long, value_name = "[addr:]port")]
     pub port: Option<String>,
     /// Set instance ID (publish port offset of 10 x ID).

@@ -105,6 +105,8 @@ pub enum WsMessage {
         code: Option<u16>,
         reason: String,
     },
+    /// WebSocket-over-HTTP: make a request to the backend now.
+    Refresh,
     Hint,
 }
 

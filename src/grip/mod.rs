@@ -2,7 +2,11 @@
 //! items and their formats, request signing.
 
 pub mod base64;
+pub mod filter;
+pub mod format;
 pub mod instruct;
 pub mod item;
+pub mod jsonpatch;
+pub mod link;
 pub mod params;
 pub mod sig;

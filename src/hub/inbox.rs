@@ -32,12 +32,16 @@ pub enum Recv {
     Items,
     /// The queue overflowed: the session fell too far behind.
     Overflowed,
+    /// The session should re-request its backend (`recover`, or a
+    /// channel's first subscription). Queued items stay queued.
+    Recover,
 }
 
 #[derive(Debug)]
 struct State {
     queue: VecDeque<Delivery>,
     overflowed: bool,
+    recover: bool,
 }
 
 /// Bounded multi-producer, single-consumer queue with one waker.
@@ -54,6 +58,7 @@ impl Inbox {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 overflowed: false,
+                recover: false,
             }),
             capacity,
             waker: AtomicWaker::new(),
@@ -78,6 +83,12 @@ impl Inbox {
         };
         self.waker.wake();
         accepted
+    }
+
+    /// Asks the session to re-request its backend.
+    pub fn request_recover(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).recover = true;
+        self.waker.wake();
     }
 
     /// Waits for deliveries and moves all queued ones into `out`.
@@ -124,6 +135,10 @@ impl Inbox {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.overflowed {
             return Some(Recv::Overflowed);
+        }
+        if st.recover {
+            st.recover = false;
+            return Some(Recv::Recover);
         }
         if st.queue.is_empty() {
             return None;

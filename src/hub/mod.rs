@@ -12,20 +12,28 @@
 
 mod inbox;
 mod registry;
+pub mod sequencer;
 
 pub use inbox::{Delivery, Inbox, Recv};
-pub use registry::{Hub, HubConfig, HubStats, Subscription};
+pub use registry::{Hub, HubConfig, HubStats, SubMode, Subscription, FIRST_SUBSCRIPTION_DELAY};
 
 use tokio_util::sync::CancellationToken;
 
-/// Periodic hub work (releasing out-of-order items that waited too long,
-/// expiring remembered ids), until shutdown.
+/// Timed hub work until shutdown: once a second, release out-of-order
+/// items that waited too long and end lingering subscriptions; and a second
+/// after a channel's first subscription, ask its sessions to re-request.
 pub async fn run_timers(hub: Hub, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let due = hub.next_first_subscription_due();
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => hub.tick(),
+            _ = hub.timers_changed() => {}
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                hub.fire_first_subscriptions();
+            }
         }
     }
 }

@@ -1,23 +1,52 @@
-//! Channel registry, subscription guards and the fan-out loop.
+//! Channel registry, subscription guards, sequencing and the fan-out loop.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use slab::Slab;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::inbox::{Delivery, Inbox};
+use super::sequencer::Sequencer;
 use crate::grip::item::Item;
+
+/// What kind of session a subscription feeds; each gets only its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubMode {
+    /// Long-poll: `http-response` items.
+    Response,
+    /// Stream hold: `http-stream` items.
+    Stream,
+    /// WebSocket: `ws-message` items.
+    WebSocket,
+}
+
+impl SubMode {
+    fn wants(self, item: &Item) -> bool {
+        match self {
+            SubMode::Response => item.http_response.is_some(),
+            SubMode::Stream => item.http_stream.is_some(),
+            SubMode::WebSocket => item.ws_message.is_some(),
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Subscriber {
     inbox: Arc<Inbox>,
     slot: u32,
+    mode: SubMode,
 }
 
 #[derive(Debug, Default)]
 struct Channel {
     subs: Slab<Subscriber>,
+    /// Set when the last (long-poll) subscriber left: the channel still
+    /// counts as subscribed until then.
+    linger_until: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -27,18 +56,36 @@ struct Counters {
     overflowed: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
+struct State {
+    channels: HashMap<Arc<str>, Channel>,
+    seq: Sequencer,
+    /// Channels that got their first subscriber, and when to refresh them.
+    first_subs: Vec<(Arc<str>, Instant)>,
+}
+
+#[derive(Debug)]
 struct Inner {
-    channels: Mutex<HashMap<Arc<str>, Channel>>,
+    state: Mutex<State>,
     counters: Counters,
     config: HubConfig,
+    /// Wakes the hub's timer task when a first-subscription refresh is due.
+    timers: Notify,
 }
 
 /// Hub settings from the `[handler]` section.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HubConfig {
-    pub message_wait: std::time::Duration,
-    pub id_cache_ttl: std::time::Duration,
+    pub message_wait: Duration,
+    pub id_cache_ttl: Duration,
+    pub subscription_linger: Duration,
+    pub update_on_first_subscription: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig::from(&crate::config::Config::default())
+    }
 }
 
 impl From<&crate::config::Config> for HubConfig {
@@ -46,9 +93,14 @@ impl From<&crate::config::Config> for HubConfig {
         HubConfig {
             message_wait: c.message_wait,
             id_cache_ttl: c.id_cache_ttl,
+            subscription_linger: c.subscription_linger,
+            update_on_first_subscription: c.update_on_first_subscription,
         }
     }
 }
+
+/// How long after a channel's first subscription its sessions re-request.
+pub const FIRST_SUBSCRIPTION_DELAY: Duration = Duration::from_secs(1);
 
 /// Counters for tests, logs and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,9 +114,15 @@ pub struct HubStats {
 }
 
 /// Handle to the shared registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::with_config(HubConfig::default())
+    }
 }
 
 /// A live subscription; dropping it unsubscribes.
@@ -83,12 +141,20 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut map = self.hub.lock();
-        if let Some(ch) = map.get_mut(&*self.channel) {
-            ch.subs.try_remove(self.key);
-            if ch.subs.is_empty() {
-                map.remove(&*self.channel);
-            }
+        let linger = self.hub.inner.config.subscription_linger;
+        let mut st = self.hub.lock();
+        let Some(ch) = st.channels.get_mut(&*self.channel) else {
+            return;
+        };
+        let mode = ch.subs.try_remove(self.key).map(|s| s.mode);
+        if !ch.subs.is_empty() {
+            return;
+        }
+        if mode == Some(SubMode::Response) && !linger.is_zero() {
+            ch.linger_until = Some(Instant::now() + linger);
+        } else {
+            st.channels.remove(&*self.channel);
+            st.seq.channel_gone(&self.channel);
         }
     }
 }
@@ -99,10 +165,17 @@ impl Hub {
     }
 
     pub fn with_config(config: HubConfig) -> Self {
+        let seq = Sequencer::new(config.message_wait, config.id_cache_ttl);
         Hub {
             inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    channels: HashMap::new(),
+                    seq,
+                    first_subs: Vec::new(),
+                }),
+                counters: Counters::default(),
                 config,
-                ..Inner::default()
+                timers: Notify::new(),
             }),
         }
     }
@@ -111,33 +184,34 @@ impl Hub {
         &self.inner.config
     }
 
-    /// Once a second: time-based housekeeping.
-    pub fn tick(&self) {}
-
-    /// Forgets per-channel sequencing state (`POST /recover`).
-    pub fn recover(&self) {}
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, Channel>> {
-        self.inner
-            .channels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Subscribes `inbox` to `channel`; deliveries carry `slot`. The second
-    /// value is true when this is the channel's first subscriber.
-    pub fn subscribe(&self, channel: &str, inbox: Arc<Inbox>, slot: u32) -> (Subscription, bool) {
-        let mut map = self.lock();
-        let (name, first) = match map.get_key_value(channel) {
+    /// value is true when the channel had no subscribers (nor a lingering
+    /// long-poll subscription).
+    pub fn subscribe(
+        &self,
+        channel: &str,
+        inbox: Arc<Inbox>,
+        slot: u32,
+        mode: SubMode,
+    ) -> (Subscription, bool) {
+        let mut st = self.lock();
+        let (name, first) = match st.channels.get_key_value(channel) {
             Some((k, _)) => (k.clone(), false),
             None => (Arc::<str>::from(channel), true),
         };
-        let key = map
-            .entry(name.clone())
-            .or_default()
-            .subs
-            .insert(Subscriber { inbox, slot });
-        drop(map);
+        let ch = st.channels.entry(name.clone()).or_default();
+        ch.linger_until = None;
+        let key = ch.subs.insert(Subscriber { inbox, slot, mode });
+        if first && self.inner.config.update_on_first_subscription && mode != SubMode::WebSocket {
+            st.first_subs
+                .push((name.clone(), Instant::now() + FIRST_SUBSCRIPTION_DELAY));
+            self.inner.timers.notify_one();
+        }
+        drop(st);
         let sub = Subscription {
             hub: self.clone(),
             channel: name,
@@ -146,18 +220,36 @@ impl Hub {
         (sub, first)
     }
 
-    /// Delivers one item to every subscriber of its channel, in call order.
-    /// Returns how many subscribers accepted it.
+    /// Publishes one item: de-duplication and sequencing, then fan-out to
+    /// every subscriber of the matching kind, in order. Returns how many
+    /// deliveries were queued.
     pub fn publish(&self, item: &Arc<Item>) -> usize {
-        let c = &self.inner.counters;
-        c.published.fetch_add(1, Ordering::Relaxed);
-        let map = self.lock();
-        let Some(ch) = map.get(item.channel.as_str()) else {
+        self.inner
+            .counters
+            .published
+            .fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        let subscribed = st.channels.contains_key(item.channel.as_str());
+        let ready = st
+            .seq
+            .add(item.clone(), subscribed && !item.no_seq, Instant::now());
+        let mut n = 0;
+        for it in &ready {
+            n += self.fan_out(&st, it);
+        }
+        n
+    }
+
+    fn fan_out(&self, st: &State, item: &Arc<Item>) -> usize {
+        let Some(ch) = st.channels.get(item.channel.as_str()) else {
             return 0;
         };
         let mut accepted = 0;
         let mut refused = 0;
         for (_, s) in ch.subs.iter() {
+            if !s.mode.wants(item) {
+                continue;
+            }
             let d = Delivery {
                 item: item.clone(),
                 slot: s.slot,
@@ -168,7 +260,7 @@ impl Hub {
                 refused += 1;
             }
         }
-        drop(map);
+        let c = &self.inner.counters;
         c.delivered.fetch_add(accepted as u64, Ordering::Relaxed);
         if refused > 0 {
             c.overflowed.fetch_add(refused, Ordering::Relaxed);
@@ -176,17 +268,92 @@ impl Hub {
         accepted
     }
 
+    /// Once a second: release items that waited too long, end lingering
+    /// subscriptions.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let expired: Vec<Arc<str>> = st
+            .channels
+            .iter()
+            .filter(|(_, c)| c.subs.is_empty() && c.linger_until.is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            st.channels.remove(&k);
+            st.seq.channel_gone(&k);
+        }
+        let ready = st.seq.tick(now);
+        for it in &ready {
+            self.fan_out(&st, it);
+        }
+    }
+
+    /// When the next first-subscription refresh is due, if any.
+    pub fn next_first_subscription_due(&self) -> Option<Instant> {
+        self.lock().first_subs.iter().map(|(_, t)| *t).min()
+    }
+
+    /// Resolves when a first-subscription refresh was scheduled.
+    pub async fn timers_changed(&self) {
+        self.inner.timers.notified().await;
+    }
+
+    /// Asks every session of channels whose first subscription was a second
+    /// ago to re-request their backend.
+    pub fn fire_first_subscriptions(&self) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let (due, later): (Vec<_>, Vec<_>) = st.first_subs.drain(..).partition(|(_, t)| *t <= now);
+        st.first_subs = later;
+        for (ch, _) in due {
+            if let Some(c) = st.channels.get(&ch) {
+                for (_, s) in c.subs.iter() {
+                    if s.mode != SubMode::WebSocket {
+                        s.inbox.request_recover();
+                    }
+                }
+            }
+        }
+    }
+
+    /// `POST /recover`: forget every last id; held HTTP sessions re-request.
+    pub fn recover(&self) {
+        let mut st = self.lock();
+        st.seq.clear_last_ids();
+        for c in st.channels.values() {
+            for (_, s) in c.subs.iter() {
+                if s.mode != SubMode::WebSocket {
+                    s.inbox.request_recover();
+                }
+            }
+        }
+    }
+
+    /// The last id published on a channel (while it has subscribers).
+    pub fn last_id(&self, channel: &str) -> Option<String> {
+        self.lock().seq.last_id(channel).map(str::to_owned)
+    }
+
+    /// Forgets a channel's last id (a subscriber found it inconsistent).
+    pub fn forget_last_id(&self, channel: &str) {
+        self.lock().seq.forget_last_id(channel);
+    }
+
     /// Number of subscribers of a channel.
     pub fn subscribers(&self, channel: &str) -> usize {
-        self.lock().get(channel).map_or(0, |c| c.subs.len())
+        self.lock()
+            .channels
+            .get(channel)
+            .map_or(0, |c| c.subs.len())
     }
 
     pub fn stats(&self) -> HubStats {
-        let map = self.lock();
+        let st = self.lock();
         let c = &self.inner.counters;
         HubStats {
-            channels: map.len(),
-            subscriptions: map.values().map(|c| c.subs.len()).sum(),
+            channels: st.channels.len(),
+            subscriptions: st.channels.values().map(|c| c.subs.len()).sum(),
             published: c.published.load(Ordering::Relaxed),
             delivered: c.delivered.load(Ordering::Relaxed),
             overflowed: c.overflowed.load(Ordering::Relaxed),
@@ -195,47 +362,4 @@ impl Hub {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hub::Recv;
-
-    fn publish(hub: &Hub, ch: &str, text: &str) -> usize {
-        hub.publish(&Arc::new(Item::test_stream(ch, text)))
-    }
-
-    #[test]
-    fn subscribe_publish_unsubscribe() {
-        let hub = Hub::new();
-        let inbox = Inbox::new(8);
-        let (a, first) = hub.subscribe("a", inbox.clone(), 0);
-        assert!(first);
-        let (b, first) = hub.subscribe("a", Inbox::new(8), 0);
-        assert!(!first);
-        assert_eq!(publish(&hub, "a", "x"), 2);
-        assert_eq!(publish(&hub, "nobody", "x"), 0);
-        drop(b);
-        assert_eq!(hub.subscribers("a"), 1);
-        drop(a);
-        assert_eq!(hub.stats().channels, 0);
-        let mut out = Vec::new();
-        assert_eq!(inbox.try_recv(&mut out), Some(Recv::Items));
-        assert_eq!(out.len(), 1);
-    }
-
-    #[test]
-    fn full_subscriber_does_not_stop_others() {
-        let hub = Hub::new();
-        let slow = Inbox::new(1);
-        let fast = Inbox::new(100);
-        let _s = hub.subscribe("c", slow.clone(), 0);
-        let _f = hub.subscribe("c", fast.clone(), 0);
-        for i in 0..10 {
-            publish(&hub, "c", &i.to_string());
-        }
-        let mut out = Vec::new();
-        assert_eq!(fast.try_recv(&mut out), Some(Recv::Items));
-        assert_eq!(out.len(), 10);
-        assert_eq!(slow.try_recv(&mut Vec::new()), Some(Recv::Overflowed));
-        assert_eq!(hub.stats().overflowed, 9);
-    }
-}
+mod tests;

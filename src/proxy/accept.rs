@@ -8,12 +8,12 @@ use hyper::body::Incoming;
 
 use super::pool::Conn;
 use super::relay::backend_reason;
-use super::{reply_error, BackendReply, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
+use super::{reply_error, BackendReply, Flow, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
 use crate::app::Ctx;
 use crate::error::ProxyError;
 use crate::grip::instruct::{self, is_grip_response, HoldMode, Instruct};
 use crate::http1::ResponseHead;
-use crate::server::conn::{finish, Next};
+use crate::server::conn::finish;
 use crate::server::io::ClientConn;
 use crate::server::respond::write_full;
 use crate::session;
@@ -21,11 +21,11 @@ use crate::session;
 /// Reads a GRIP response from a backend and acts on it.
 pub async fn handle(
     conn: &mut ClientConn,
-    rc: RequestContext,
+    rc: &RequestContext,
     response: Response<Incoming>,
     backend: Conn,
     ctx: &Ctx,
-) -> Next {
+) -> Flow {
     let code = response.status().as_u16();
     let reason = backend_reason(&response);
     let headers = response.headers().clone();
@@ -51,7 +51,9 @@ pub async fn handle(
             }
             Some(Err(e)) => {
                 let err = ProxyError::Backend(e.to_string());
-                return reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await;
+                return Flow::Done(
+                    reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await,
+                );
             }
         }
     }
@@ -62,7 +64,7 @@ pub async fn handle(
         headers,
         body: buf.freeze(),
     };
-    respond_or_hold(conn, rc, reply, ctx, false).await
+    respond_or_hold(conn, rc, reply, ctx).await
 }
 
 fn backend_label(rc: &RequestContext) -> String {
@@ -78,11 +80,11 @@ fn backend_label(rc: &RequestContext) -> String {
 /// unless a channel uses the `build-id` filter; anything else is refused.
 async fn too_large(
     conn: &mut ClientConn,
-    rc: RequestContext,
+    rc: &RequestContext,
     reply: BackendReply,
     rest: session::stream::InitialRest,
     ctx: &Ctx,
-) -> Next {
+) -> Flow {
     let streamable = match reply.headers.get("grip-hold").map(|v| v.as_bytes()) {
         Some(b"stream") => true,
         None => reply.headers.contains_key("grip-link"),
@@ -97,11 +99,11 @@ async fn too_large(
                     .iter()
                     .any(|c| c.filters.iter().any(|f| f == "build-id")) =>
         {
-            session::stream::run(conn, rc, ins, ctx, Some(rest)).await
+            Flow::Done(session::stream::run(conn, rc, ins, ctx, Some(rest)).await)
         }
         _ => {
-            let err = ProxyError::InstructTooLarge(backend_label(&rc));
-            reply_error(conn, &rc.head, &err, rc.debug, false).await
+            let err = ProxyError::InstructTooLarge(backend_label(rc));
+            Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, false).await)
         }
     }
 }
@@ -110,32 +112,42 @@ async fn too_large(
 /// instructions (or GRIP is off), otherwise per its instructions.
 pub async fn respond_or_hold(
     conn: &mut ClientConn,
-    rc: RequestContext,
+    rc: &RequestContext,
     reply: BackendReply,
     ctx: &Ctx,
-    trusted: bool,
-) -> Next {
-    if trusted || rc.route.no_grip || !is_grip_response(&reply.headers) {
+) -> Flow {
+    if rc.client.trusted || rc.route.no_grip || !is_grip_response(&reply.headers) {
         let mut head = ResponseHead::new(reply.code, reply.reason);
         head.headers = reply.headers;
         head.headers.remove(http::header::CONTENT_LENGTH);
-        return write_complete(conn, &rc, head, &reply.body).await;
+        return Flow::Done(write_complete(conn, rc, head, &reply.body).await);
     }
     let ins = match instruct::parse(reply.code, &reply.reason, &reply.headers, reply.body) {
         Ok(i) => i,
         Err(msg) => {
             tracing::debug!(error = %msg, "invalid GRIP instructions");
             let err = ProxyError::BadInstruct(msg);
-            return reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await;
+            return Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
         }
     };
     match ins.hold {
-        Some(HoldMode::Stream) => session::stream::run(conn, rc, ins, ctx, None).await,
+        Some(HoldMode::Stream) => Flow::Done(session::stream::run(conn, rc, ins, ctx, None).await),
         Some(HoldMode::Response) => session::longpoll::run(conn, rc, ins, ctx).await,
-        None if ins.next_link.is_some() => session::stream::run(conn, rc, ins, ctx, None).await,
+        None if ins.next_link.is_some() => {
+            Flow::Done(session::stream::run(conn, rc, ins, ctx, None).await)
+        }
         None => {
             let head = held_head(&ins);
-            write_complete(conn, &rc, head, &ins.response.body).await
+            let body = match session::filters::proxy_content(&ins, &ins.response.body) {
+                Ok(b) => b,
+                Err(msg) => {
+                    let err = ProxyError::BadInstruct(msg);
+                    return Flow::Done(
+                        reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await,
+                    );
+                }
+            };
+            Flow::Done(write_complete(conn, rc, head, &body).await)
         }
     }
 }
@@ -153,7 +165,7 @@ async fn write_complete(
     rc: &RequestContext,
     head: ResponseHead,
     body: &[u8],
-) -> Next {
+) -> crate::server::conn::Next {
     let head_request = rc.head.method == http::Method::HEAD;
     finish(
         write_full(

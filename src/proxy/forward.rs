@@ -2,8 +2,6 @@
 //! connections, and streaming a large request body from the client while the
 //! backend works.
 
-use std::net::IpAddr;
-
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
@@ -12,6 +10,7 @@ use tokio::sync::mpsc;
 use super::body::{BodyAborted, ReqBody};
 use super::headers::{prepare, BackendRequest, ClientInfo};
 use super::pool::{Conn, PoolKey};
+use super::ClientFacts;
 use crate::app::Ctx;
 use crate::error::ProxyError;
 use crate::http1::{BodyDecoder, RequestHead};
@@ -26,22 +25,15 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// Rewrites a client request for a route.
-    pub fn new(
-        head: &RequestHead,
-        route: &Route,
-        ctx: &Ctx,
-        peer: IpAddr,
-        secure: bool,
-        trusted: bool,
-    ) -> Outgoing {
+    pub fn new(head: &RequestHead, route: &Route, ctx: &Ctx, facts: ClientFacts) -> Outgoing {
         let host = match head.host() {
             "" => "localhost",
             h => h,
         };
         let client = ClientInfo {
-            peer,
-            trusted,
-            secure,
+            peer: facts.peer,
+            trusted: facts.trusted,
+            secure: facts.secure,
             websocket: head.is_websocket_upgrade(),
             host,
         };
@@ -183,7 +175,7 @@ impl FetchError {
     }
 }
 
-fn pool_key(target: &Target, host: &str, port: u16, out: &Outgoing) -> PoolKey {
+pub fn pool_key(target: &Target, host: &str, port: u16, out: &Outgoing) -> PoolKey {
     let tls_name = target.ssl.then(|| {
         if target.trust_connect_host {
             host.to_owned()
@@ -293,6 +285,31 @@ pub(super) async fn send(
         backend,
         pump,
     })
+}
+
+/// Sends a request with a body we already have to one given target (links
+/// to other origins, gone links).
+pub async fn send_to_target(
+    out: &Outgoing,
+    target: &Target,
+    body: Bytes,
+    ctx: &Ctx,
+) -> Result<(Response<Incoming>, Conn), FetchError> {
+    let TargetKind::Http { host, port } = &target.kind else {
+        return Err(FetchError::Request(ProxyError::Backend(
+            "not an HTTP target".into(),
+        )));
+    };
+    let mut backend = ctx
+        .pool
+        .get(&pool_key(target, host, *port, out))
+        .await
+        .map_err(|e| FetchError::Connect(ProxyError::ConnectFailed(vec![e.to_string()])))?;
+    let req = out
+        .build(target, ReqBody::full(body))
+        .map_err(FetchError::Request)?;
+    let response = send_on(&mut backend, req, target, out, ctx).await?;
+    Ok((response, backend))
 }
 
 /// Sends a request the proxy makes itself (recovery, links, WebSocket over

@@ -1,8 +1,9 @@
 //! Proxying one HTTP request: build the backend request, send it to the
 //! first route target that accepts a connection, then either relay the
 //! response (streamed both ways) or, when it carries GRIP instructions, hand
-//! it to [`accept`] which answers it or turns the request into a hold
-//! session.
+//! it to [`accept`], which answers it or turns the request into a hold
+//! session. A hold may ask for the request to be sent again (recovery); the
+//! loop in [`run_flow`] does that until a final answer is written.
 //!
 //! Runs inside the client connection's task.
 
@@ -14,13 +15,16 @@ pub mod pool;
 mod relay;
 mod tls;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 pub use body::{BodyAborted, ReqBody};
-pub use forward::{fetch, FetchError, Outgoing};
+pub use forward::pool_key as forward_pool_key;
+pub use forward::{fetch, send_to_target, FetchError, Outgoing};
+pub use relay::backend_reason as relay_reason;
 
 use self::forward::{RequestBody, Sent};
 use crate::app::Ctx;
@@ -37,6 +41,8 @@ use crate::server::respond::write_full;
 pub const MAX_BUFFERED_BODY: usize = 100_000;
 /// Largest GRIP instruct response body accepted.
 pub const MAX_ACCEPT_RESPONSE_BODY: usize = 100_000;
+/// Most times one client request is sent again for recovery in a row.
+const MAX_RETRIES: usize = 50;
 
 /// A backend's answer with the body read in full (GRIP responses, the test
 /// handler).
@@ -48,8 +54,17 @@ pub struct BackendReply {
     pub body: Bytes,
 }
 
-/// Everything about the client request a hold may need later (recovery
-/// re-requests, link fetches).
+/// Facts about the client that shape forwarded requests.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientFacts {
+    pub peer: IpAddr,
+    pub secure: bool,
+    /// Its `Grip-Sig` verified with `upstream_key`.
+    pub trusted: bool,
+}
+
+/// Everything about the client request a hold needs later (re-requests,
+/// link fetches).
 #[derive(Debug)]
 pub struct RequestContext {
     pub head: Arc<RequestHead>,
@@ -60,6 +75,17 @@ pub struct RequestContext {
     pub body: Option<Bytes>,
     pub debug: bool,
     pub keep_alive: bool,
+    pub client: ClientFacts,
+}
+
+/// What a GRIP answer leads to.
+#[derive(Debug)]
+pub enum Flow {
+    /// The client got its answer (or is gone).
+    Done(Next),
+    /// Send the request to the backend again, with these `Grip-Last`
+    /// header values.
+    Retry(Vec<String>),
 }
 
 /// Whether the client proved it is a trusted upstream (its `Grip-Sig`
@@ -83,8 +109,12 @@ pub async fn handle(
     let mut keep_alive = head.keep_alive();
     let head_request = head.method == http::Method::HEAD;
     let version = head.version;
-    let trusted = client_trusted(&head, ctx);
-    if over_http_events_forbidden(&head, &route, trusted) {
+    let client = ClientFacts {
+        peer: conn.peer.ip(),
+        secure,
+        trusted: client_trusted(&head, ctx),
+    };
+    if over_http_events_forbidden(&head, &route, client.trusted) {
         return reply_error(
             conn,
             &head,
@@ -94,7 +124,7 @@ pub async fn handle(
         )
         .await;
     }
-    let outgoing = Outgoing::new(&head, &route, ctx, conn.peer.ip(), secure, trusted);
+    let outgoing = Outgoing::new(&head, &route, ctx, client);
 
     // the request body: small ones are read now, large ones streamed
     let Ok(kind) = head.body_kind() else {
@@ -128,28 +158,33 @@ pub async fn handle(
         RequestBody::Full(b) => Some(b.clone()),
         RequestBody::Stream { .. } => None,
     };
+    let rc = RequestContext {
+        head,
+        route,
+        outgoing,
+        body: kept_body,
+        debug,
+        keep_alive,
+        client,
+    };
 
-    if let Some(t) = route.targets.first() {
-        if t.kind == TargetKind::Test {
-            let reply = crate::testroute::respond(&head, &route, kept_body.as_deref());
-            let rc = RequestContext {
-                head,
-                route,
-                outgoing,
-                body: kept_body,
-                debug,
-                keep_alive,
-            };
-            return accept::respond_or_hold(conn, rc, reply, ctx, trusted).await;
-        }
+    if rc
+        .route
+        .targets
+        .first()
+        .is_some_and(|t| t.kind == TargetKind::Test)
+    {
+        let reply = crate::testroute::respond(&rc.head, &rc.route, rc.body.as_deref());
+        let flow = accept::respond_or_hold(conn, &rc, reply, ctx).await;
+        return run_flow(conn, &rc, flow, ctx).await;
     }
 
-    let sent = match forward::send(conn, &outgoing, &route, body, ctx).await {
+    let sent = match forward::send(conn, &rc.outgoing, &rc.route, body, ctx).await {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(error = %e, "proxying failed");
             let keep = keep_alive && e.client_body_consumed();
-            return reply_error(conn, &head, &e.into_proxy_error(), debug, keep).await;
+            return reply_error(conn, &rc.head, &e.into_proxy_error(), debug, keep).await;
         }
     };
     let Sent {
@@ -161,19 +196,12 @@ pub async fn handle(
         // the backend answered before the request body was through
         keep_alive = false;
     }
-    if !route.no_grip && !trusted && is_grip_response(response.headers()) {
-        if kept_body.is_none() {
-            return reply_error(conn, &head, &ProxyError::RequestTooLarge, debug, false).await;
+    if grip_applies(&rc) && is_grip_response(response.headers()) {
+        if rc.body.is_none() {
+            return reply_error(conn, &rc.head, &ProxyError::RequestTooLarge, debug, false).await;
         }
-        let rc = RequestContext {
-            head,
-            route,
-            outgoing,
-            body: kept_body,
-            debug,
-            keep_alive,
-        };
-        return accept::handle(conn, rc, response, backend, ctx).await;
+        let flow = accept::handle(conn, &rc, response, backend, ctx).await;
+        return run_flow(conn, &rc, flow, ctx).await;
     }
     relay::relay(
         conn,
@@ -186,6 +214,94 @@ pub async fn handle(
         ctx,
     )
     .await
+}
+
+/// Whether GRIP instructions from the backend are acted on for a request.
+fn grip_applies(rc: &RequestContext) -> bool {
+    !rc.route.no_grip && !rc.client.trusted
+}
+
+/// Follows a hold's outcome: re-requests the backend while sessions ask for
+/// it, until the client has its answer.
+pub async fn run_flow(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    mut flow: Flow,
+    ctx: &Ctx,
+) -> Next {
+    for _ in 0..MAX_RETRIES {
+        let grip_last = match flow {
+            Flow::Done(next) => return next,
+            Flow::Retry(g) => g,
+        };
+        if ctx.shutdown.is_cancelled() {
+            return Next::Close;
+        }
+        flow = retry(conn, rc, &grip_last, ctx).await;
+    }
+    tracing::warn!("too many re-requests for one client request");
+    reply_error(
+        conn,
+        &rc.head,
+        &ProxyError::Backend("too many retries".into()),
+        rc.debug,
+        false,
+    )
+    .await
+}
+
+/// Sends the client's request to the backend again (recovery), with
+/// `Grip-Last` headers, and handles the answer like a fresh one.
+async fn retry(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    grip_last: &[String],
+    ctx: &Ctx,
+) -> Flow {
+    if rc
+        .route
+        .targets
+        .first()
+        .is_some_and(|t| t.kind == TargetKind::Test)
+    {
+        let reply = crate::testroute::respond(&rc.head, &rc.route, rc.body.as_deref());
+        return accept::respond_or_hold(conn, rc, reply, ctx).await;
+    }
+    let mut out = Outgoing::new(&rc.head, &rc.route, ctx, rc.client);
+    out.req.headers.remove("grip-last");
+    for v in grip_last {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            out.req.headers.append("grip-last", v);
+        }
+    }
+    let body = rc.body.clone().unwrap_or_default();
+    match fetch(&out, &rc.route, body, ctx).await {
+        Ok((response, backend)) => {
+            if grip_applies(rc) && is_grip_response(response.headers()) {
+                accept::handle(conn, rc, response, backend, ctx).await
+            } else {
+                let head_request = rc.head.method == http::Method::HEAD;
+                Flow::Done(
+                    relay::relay(
+                        conn,
+                        rc.head.version,
+                        head_request,
+                        rc.keep_alive,
+                        response,
+                        backend,
+                        None,
+                        ctx,
+                    )
+                    .await,
+                )
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "re-request failed");
+            let err = e.into_proxy_error();
+            Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
+        }
+    }
 }
 
 /// `over_http` targets refuse WebSocket events sent by ordinary clients.

@@ -141,7 +141,61 @@ impl Pool {
     }
 }
 
-async fn connect(key: &PoolKey) -> Result<SendRequest<ReqBody>, ConnectError> {
+/// A connected backend socket, plain or TLS.
+#[derive(Debug)]
+pub enum BackendStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for BackendStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            BackendStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for BackendStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            BackendStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            BackendStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            BackendStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Opens a TCP (and, for `ssl` targets, TLS) connection to a backend.
+pub async fn connect_stream(key: &PoolKey) -> Result<BackendStream, ConnectError> {
     let label = format!("{}:{}", key.host, key.port);
     let host = key.host.trim_start_matches('[').trim_end_matches(']');
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, key.port)))
@@ -150,7 +204,7 @@ async fn connect(key: &PoolKey) -> Result<SendRequest<ReqBody>, ConnectError> {
         .map_err(|e| ConnectError::Io(label.clone(), e))?;
     let _ = tcp.set_nodelay(true);
     match &key.tls_name {
-        None => handshake(TokioIo::new(tcp), &label).await,
+        None => Ok(BackendStream::Plain(tcp)),
         Some(name) => {
             let server_name = ServerName::try_from(name.clone())
                 .map_err(|e| ConnectError::Tls(label.clone(), io::Error::other(e)))?;
@@ -161,9 +215,15 @@ async fn connect(key: &PoolKey) -> Result<SendRequest<ReqBody>, ConnectError> {
             .await
             .map_err(|_| ConnectError::Timeout(label.clone()))?
             .map_err(|e| ConnectError::Tls(label.clone(), e))?;
-            handshake(TokioIo::new(tls), &label).await
+            Ok(BackendStream::Tls(Box::new(tls)))
         }
     }
+}
+
+async fn connect(key: &PoolKey) -> Result<SendRequest<ReqBody>, ConnectError> {
+    let label = format!("{}:{}", key.host, key.port);
+    let stream = connect_stream(key).await?;
+    handshake(TokioIo::new(stream), &label).await
 }
 
 async fn handshake<T>(io: TokioIo<T>, label: &str) -> Result<SendRequest<ReqBody>, ConnectError>

@@ -29,7 +29,7 @@ const SMALL_BODY: u64 = 16 * 1024;
 
 /// The reason phrase the backend sent (hyper keeps it only when it differs
 /// from the standard one).
-pub(super) fn backend_reason<B>(resp: &Response<B>) -> String {
+pub fn backend_reason<B>(resp: &Response<B>) -> String {
     resp.extensions()
         .get::<hyper::ext::ReasonPhrase>()
         .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())

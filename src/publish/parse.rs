@@ -174,6 +174,8 @@ enum Action {
     Send,
     Hint,
     Close,
+    /// `ws-message` only (as in Pushpin 1.38+).
+    Refresh,
 }
 
 fn action(o: &Map<String, Value>, p: &str) -> R<Action> {
@@ -183,6 +185,7 @@ fn action(o: &Map<String, Value>, p: &str) -> R<Action> {
             "send" => Ok(Action::Send),
             "hint" => Ok(Action::Hint),
             "close" => Ok(Action::Close),
+            "refresh" if p == "'ws-message'" => Ok(Action::Refresh),
             // 1.36 reports an unknown action with an empty message
             _ => Err(String::new()),
         },
@@ -234,7 +237,7 @@ fn parse_http_response(v: &Value) -> R<HttpResponse> {
     match action(o, P)? {
         Action::Hint => return Ok(HttpResponse::Hint),
         Action::Close => return Ok(HttpResponse::Close),
-        Action::Send => {}
+        Action::Send | Action::Refresh => {}
     }
     let code = match o.get("code") {
         None => 200,
@@ -320,7 +323,7 @@ fn parse_http_stream(v: &Value) -> R<HttpStream> {
     match action(o, P)? {
         Action::Hint => return Ok(HttpStream::Hint),
         Action::Close => return Ok(HttpStream::Close),
-        Action::Send => {}
+        Action::Send | Action::Refresh => {}
     }
     let filters = content_filters(o, P)?;
     let content = bin_or_text(o, P, "content")?
@@ -333,6 +336,7 @@ fn parse_ws_message(v: &Value) -> R<WsMessage> {
     let o = format_object(v, P)?;
     match action(o, P)? {
         Action::Hint => return Ok(WsMessage::Hint),
+        Action::Refresh => return Ok(WsMessage::Refresh),
         Action::Close => {
             let code = match o.get("code") {
                 None => None,

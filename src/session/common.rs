@@ -9,13 +9,16 @@ use rand::Rng;
 use tokio::net::TcpStream;
 
 use crate::grip::instruct::ChannelSpec;
-use crate::hub::{Hub, Inbox, Subscription};
+use crate::hub::{Hub, Inbox, SubMode, Subscription};
 
 /// One subscribed channel of a session.
 #[derive(Debug)]
 pub struct SessionChannel {
+    /// As the backend gave it; `prev_id` advances with deliveries.
     pub spec: ChannelSpec,
     pub sub: Subscription,
+    /// What deliveries for this channel carry.
+    pub slot: u32,
 }
 
 /// Subscribes `inbox` to the channels (route prefix added), keeping at most
@@ -26,6 +29,7 @@ pub fn subscribe_all(
     channels: &[ChannelSpec],
     prefix: &str,
     max: usize,
+    mode: SubMode,
 ) -> Vec<SessionChannel> {
     if channels.len() > max {
         tracing::warn!(
@@ -40,12 +44,21 @@ pub fn subscribe_all(
         .enumerate()
         .map(|(i, spec)| {
             let full = format!("{prefix}{}", spec.name);
-            let (sub, _first) = hub.subscribe(&full, inbox.clone(), i as u32);
+            let (sub, _first) = hub.subscribe(&full, inbox.clone(), i as u32, mode);
             SessionChannel {
                 spec: spec.clone(),
                 sub,
+                slot: i as u32,
             }
         })
+        .collect()
+}
+
+/// `Grip-Last` header values (`CHANNEL; last-id=ID`) for the channels that
+/// have an id, named as the backend named them (without route prefix).
+pub fn grip_last<'a>(channels: impl Iterator<Item = (&'a String, Option<&'a str>)>) -> Vec<String> {
+    channels
+        .filter_map(|(name, id)| id.map(|id| format!("{name}; last-id={id}")))
         .collect()
 }
 

@@ -1,18 +1,26 @@
 //! Response holds (long-polling): wait for the first published
-//! `http-response` item on a subscribed channel and answer with it, or answer
-//! with the held response when the timeout passes.
+//! `http-response` item on a subscribed channel and answer with it, or with
+//! the held response when the timeout passes. Channels given with a
+//! `prev-id` are checked: a gap (or a recover request) makes the request go
+//! to the backend again, with `Grip-Last`, through [`Flow::Retry`].
 
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use tokio::time::{sleep_until, Instant};
 
-use super::common::{client_closed, subscribe_all};
+use super::common::{client_closed, grip_last, subscribe_all, SessionChannel};
+use super::filters::{for_delivery, Filtered};
+use super::link::notify_gone;
 use crate::app::Ctx;
+use crate::error::ProxyError;
 use crate::grip::instruct::Instruct;
-use crate::grip::item::{HttpResponse, ResponseBody, ResponseSend};
+use crate::grip::item::{HttpResponse, Item, ResponseBody, ResponseSend};
 use crate::http1::ResponseHead;
-use crate::hub::{Delivery, Inbox, Recv};
+use crate::hub::{Delivery, Inbox, Recv, SubMode};
 use crate::proxy::accept::held_head;
-use crate::proxy::RequestContext;
+use crate::proxy::{reply_error, Flow, RequestContext};
 use crate::server::conn::{finish, Next};
 use crate::server::io::ClientConn;
 use crate::server::respond::{reason_for, write_full};
@@ -20,42 +28,87 @@ use crate::server::respond::{reason_for, write_full};
 /// A response hold needs only the first matching delivery.
 const QUEUE_MAX: usize = 64;
 
+/// How a response hold ends.
+enum Outcome {
+    /// Answer with the held response.
+    Timeout,
+    /// Answer with a published response.
+    Published(ResponseHead, Bytes),
+    /// A filter failed.
+    Failed(String),
+    /// Send the request to the backend again.
+    Retry,
+    ClientGone,
+}
+
 /// Runs a response hold to its end.
-pub async fn run(conn: &mut ClientConn, rc: RequestContext, ins: Instruct, ctx: &Ctx) -> Next {
+pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx: &Ctx) -> Flow {
+    let prefix = rc.route.prefix.as_str();
+    let max = ctx.config.connection_subscription_max;
+    let specs = &ins.channels[..ins.channels.len().min(max)];
+    // the backend's prev-ids must match what was last published
+    let mut conflict = false;
+    for c in specs {
+        if let Some(prev) = &c.prev_id {
+            let full = format!("{prefix}{}", c.name);
+            if ctx.hub.last_id(&full).is_some_and(|last| &last != prev) {
+                ctx.hub.forget_last_id(&full);
+                conflict = true;
+            }
+        }
+    }
+    if conflict {
+        return Flow::Retry(grip_last(
+            specs.iter().map(|c| (&c.name, c.prev_id.as_deref())),
+        ));
+    }
     let inbox = Inbox::new(QUEUE_MAX);
-    let channels = subscribe_all(
-        &ctx.hub,
-        &inbox,
-        &ins.channels,
-        &rc.route.prefix,
-        ctx.config.connection_subscription_max,
-    );
+    let mut channels = subscribe_all(&ctx.hub, &inbox, specs, prefix, max, SubMode::Response);
     let deadline = Instant::now() + ins.timeout;
     let mut batch: Vec<Delivery> = Vec::new();
-    let answer = loop {
+    let outcome = loop {
         tokio::select! {
             biased;
-            _ = ctx.shutdown.cancelled() => break None,
-            r = inbox.recv(&mut batch) => {
-                if r == Recv::Overflowed {
-                    break None;
+            _ = ctx.shutdown.cancelled() => break Outcome::Timeout,
+            r = inbox.recv(&mut batch) => match r {
+                Recv::Overflowed => break Outcome::Timeout,
+                Recv::Recover => break Outcome::Retry,
+                Recv::Items => {
+                    if let Some(o) = take_first(&mut batch, &mut channels, &ins, ctx) {
+                        break o;
+                    }
                 }
-                if let Some(send) = first_response(&mut batch, channels.len()) {
-                    break Some(send);
-                }
-            }
-            _ = sleep_until(deadline) => break None,
-            _ = client_closed(&conn.stream) => return Next::Close,
+            },
+            _ = sleep_until(deadline) => break Outcome::Timeout,
+            _ = client_closed(&conn.stream) => break Outcome::ClientGone,
         }
     };
+    let last = grip_last(
+        channels
+            .iter()
+            .map(|c| (&c.spec.name, c.spec.prev_id.as_deref())),
+    );
     drop(channels);
-    let (head, body) = match answer {
-        Some(send) => published_response(&ins, &send),
-        None => (held_head(&ins), ins.response.body.clone()),
+    if let Some(gone) = &ins.gone_link {
+        if !matches!(outcome, Outcome::Retry) {
+            notify_gone(ctx, rc, gone);
+        }
+    }
+    let (head, body) = match outcome {
+        Outcome::Retry => return Flow::Retry(last),
+        Outcome::ClientGone => return Flow::Done(Next::Close),
+        Outcome::Failed(msg) => {
+            tracing::debug!(error = %msg, "filter failed on a response hold");
+            let err = ProxyError::BadInstruct(msg);
+            let keep = rc.keep_alive;
+            return Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, keep).await);
+        }
+        Outcome::Published(head, body) => (head, body),
+        Outcome::Timeout => (held_head(&ins), ins.response.body.clone()),
     };
     let keep_alive = rc.keep_alive && !ctx.shutdown.is_cancelled();
     let head_request = rc.head.method == http::Method::HEAD;
-    finish(
+    Flow::Done(finish(
         write_full(
             &conn.stream,
             rc.head.version,
@@ -66,21 +119,71 @@ pub async fn run(conn: &mut ClientConn, rc: RequestContext, ins: Instruct, ctx: 
         )
         .await,
         keep_alive,
-    )
+    ))
 }
 
-fn first_response(batch: &mut Vec<Delivery>, channels: usize) -> Option<ResponseSend> {
-    let found = batch.iter().find_map(|d| match &d.item.http_response {
-        Some(HttpResponse::Send(s)) if (d.slot as usize) < channels => Some(s.clone()),
-        _ => None,
-    });
-    batch.clear();
-    found
+/// Looks through a batch for the first response this session answers with.
+fn take_first(
+    batch: &mut Vec<Delivery>,
+    channels: &mut [SessionChannel],
+    ins: &Instruct,
+    ctx: &Ctx,
+) -> Option<Outcome> {
+    for d in batch.drain(..) {
+        let Some(HttpResponse::Send(send)) = &d.item.http_response else {
+            continue;
+        };
+        let Some(ch) = channels.get_mut(d.slot as usize) else {
+            continue;
+        };
+        if let Some(prev) = &ch.spec.prev_id {
+            if d.item.prev_id.as_ref() != Some(prev) {
+                ctx.hub.forget_last_id(ch.sub.channel());
+                return Some(Outcome::Retry);
+            }
+            ch.spec.prev_id = d.item.id.clone();
+        }
+        let ch = &channels[d.slot as usize];
+        let prev_ids: BTreeMap<String, Option<String>> = if ch.spec.filters.is_empty() {
+            BTreeMap::new()
+        } else {
+            channels
+                .iter()
+                .map(|c| (c.spec.name.clone(), c.spec.prev_id.clone()))
+                .collect()
+        };
+        let body = match &send.body {
+            ResponseBody::Bytes(b) => b.clone(),
+            ResponseBody::Patch(ops) => {
+                match crate::grip::jsonpatch::apply_to_body(&ins.response.body, ops) {
+                    Ok(b) => Bytes::from(b),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "body-patch failed");
+                        return Some(Outcome::Failed("filter error: ".to_owned()));
+                    }
+                }
+            }
+        };
+        let cf = Some(&send.content_filters);
+        return match for_delivery(&ch.spec.filters, &ins.meta, &prev_ids, &d.item, &body, cf) {
+            Filtered::Drop => continue,
+            Filtered::Error(e) => Some(Outcome::Failed(e)),
+            Filtered::Same => {
+                let head = published_head(ins, send, &d.item);
+                Some(Outcome::Published(head, body))
+            }
+            Filtered::Send(body) => {
+                let head = published_head(ins, send, &d.item);
+                Some(Outcome::Published(head, body))
+            }
+        };
+    }
+    None
 }
 
-/// The held response with the published one laid over it: status and
-/// reason from the item, its headers replacing same-named held ones, its body.
-fn published_response(ins: &Instruct, send: &ResponseSend) -> (ResponseHead, bytes::Bytes) {
+/// The held response's head with the published one laid over it: status
+/// and reason from the item, its headers replacing same-named held ones.
+fn published_head(ins: &Instruct, send: &ResponseSend, _item: &Item) -> ResponseHead {
     let mut head = held_head(ins);
     head.status = send.code;
     head.reason = if send.reason.is_empty() {
@@ -106,9 +209,5 @@ fn published_response(ins: &Instruct, send: &ResponseSend) -> (ResponseHead, byt
         head.headers.append(n, v);
     }
     head.headers.remove(http::header::CONTENT_LENGTH);
-    let body = match &send.body {
-        ResponseBody::Bytes(b) => b.clone(),
-        ResponseBody::Patch(_) => ins.response.body.clone(),
-    };
-    (head, body)
+    head
 }

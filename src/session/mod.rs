@@ -3,5 +3,8 @@
 //! [`common`].
 
 pub mod common;
+pub mod filters;
+pub mod link;
 pub mod longpoll;
 pub mod stream;
+mod stream_link;

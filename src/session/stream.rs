@@ -1,17 +1,25 @@
 //! Stream holds: the initial response, then every published `http-stream`
 //! item appended to the open response, with keep-alives, until `close`, the
-//! client leaving, or shutdown.
+//! client leaving, or shutdown. With a `Grip-Link rel=next` the session also
+//! fetches that link (after `timeout` without publishes, on `hint`, on a gap
+//! in a channel's ids, on recover) and appends its body; see
+//! [`super::stream_link`].
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::{sleep_until, Instant};
 
-use super::common::{client_closed, jittered, subscribe_all, SessionChannel};
+use super::common::{client_closed, jittered, SessionChannel};
+use super::filters::{for_delivery, proxy_content, Filtered};
+use super::link::{notify_gone, request_url};
 use crate::app::Ctx;
-use crate::grip::instruct::{Instruct, KeepAlive, KeepAliveMode};
+use crate::grip::instruct::{Instruct, KeepAliveMode};
 use crate::grip::item::{encode_chunk, HttpStream};
-use crate::hub::{Delivery, Inbox, Recv};
+use crate::grip::link::Url;
+use crate::hub::{Delivery, Inbox, Recv, SubMode};
 use crate::proxy::accept::held_head;
 use crate::proxy::pool::Conn;
 use crate::proxy::RequestContext;
@@ -20,9 +28,10 @@ use crate::server::io::{write_all_vectored, ClientConn};
 use crate::server::respond::{encode_head, prepare_streaming, BodyWriter, Framing};
 
 /// Why a stream hold ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// A published `close`: end the body, keep the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum End {
+    /// A published `close`, or a link response without further
+    /// instructions: end the body, keep the connection.
     Closed,
     /// Proxy shutdown: end the body, close the connection.
     Shutdown,
@@ -30,17 +39,9 @@ enum End {
     /// The client read too slowly and its queue overflowed.
     Overflow,
     WriteFailed,
-}
-
-/// Session state while holding.
-struct StreamSession<'a> {
-    conn: &'a ClientConn,
-    ctx: &'a Ctx,
-    inbox: std::sync::Arc<Inbox>,
-    channels: Vec<SessionChannel>,
-    framing: Framing,
-    keep_alive: Option<(KeepAlive, Bytes)>,
-    ka_deadline: Option<Instant>,
+    /// A filter or link error: end the body (with the message in debug
+    /// mode).
+    Error(String),
 }
 
 /// The rest of an initial response too large to read before holding: it is
@@ -51,68 +52,77 @@ pub struct InitialRest {
     pub backend: Conn,
 }
 
-/// Runs a stream hold to its end.
+/// A stream session's state.
+pub(super) struct StreamSession<'a> {
+    pub(super) conn: &'a ClientConn,
+    pub(super) rc: &'a RequestContext,
+    pub(super) ctx: &'a Ctx,
+    pub(super) inbox: Arc<Inbox>,
+    /// Subscribed channels; deliveries name them by `slot`.
+    pub(super) channels: Vec<SessionChannel>,
+    pub(super) next_slot: u32,
+    /// The instructions in force (from the backend or the last link).
+    pub(super) ins: Instruct,
+    pub(super) framing: Framing,
+    pub(super) ka_data: Bytes,
+    pub(super) ka_deadline: Option<Instant>,
+    pub(super) link_deadline: Option<Instant>,
+    /// URL relative links resolve against.
+    pub(super) base: Url,
+}
+
+/// Runs a stream hold (or a link-following response) to its end.
 pub async fn run(
     conn: &mut ClientConn,
-    rc: RequestContext,
+    rc: &RequestContext,
     ins: Instruct,
     ctx: &Ctx,
     rest: Option<InitialRest>,
 ) -> Next {
     let version = rc.head.version;
     let mut keep_alive = rc.keep_alive;
-    let inbox = Inbox::new(ctx.config.session_queue_max);
-    // subscribe first: items published while the initial response is being
-    // written are queued and follow it
-    let channels = subscribe_all(
-        &ctx.hub,
-        &inbox,
-        &ins.channels,
-        &rc.route.prefix,
-        ctx.config.connection_subscription_max,
-    );
     let mut head = held_head(&ins);
     let framing = prepare_streaming(&mut head, version, true, &mut keep_alive);
-    let mut out = encode_head(version, &head);
-    let initial = ins.response.body.clone();
-    let writer = BodyWriter { framing };
-    if !initial.is_empty() {
-        match framing {
-            Framing::Chunked => out.extend_from_slice(&encode_chunk(&initial)),
-            _ => out.extend_from_slice(&initial),
-        }
-    }
     let mut s = StreamSession {
         conn,
+        rc,
         ctx,
-        inbox,
-        channels,
+        inbox: Inbox::new(ctx.config.session_queue_max),
+        channels: Vec::new(),
+        next_slot: 0,
+        ins: ins.clone(),
         framing,
-        keep_alive: ins.keep_alive.map(|k| {
-            let bytes = frame(framing, &k.data);
-            (k, bytes)
-        }),
+        ka_data: Bytes::new(),
         ka_deadline: None,
+        link_deadline: None,
+        base: request_url(rc),
     };
-    let mut end = s.write(&[&out]).await;
-    if let (None, Some(rest)) = (end, rest) {
-        end = s.stream_rest(rest).await;
-    }
-    let end = match end {
-        Some(end) => end,
-        None => {
-            s.arm_keep_alive();
-            s.hold().await
-        }
-    };
-    drop(s.channels);
+    // subscribe first: items published while the initial response is being
+    // written are queued and follow it
+    s.apply_channels();
+    let end = s.start(head, rest).await;
+    let gone = s.ins.gone_link.clone();
+    s.channels.clear();
     tracing::debug!(reason = ?end, "stream hold ended");
+    if let Some(g) = gone {
+        notify_gone(ctx, rc, &g);
+    }
+    let writer = BodyWriter { framing };
     match end {
         End::Closed => {
             if writer.finish(&conn.stream).await.is_err() {
                 return Next::Close;
             }
             Next::from_keep_alive(keep_alive && framing == Framing::Chunked)
+        }
+        End::Error(msg) => {
+            tracing::debug!(error = %msg, "stream hold failed");
+            if rc.debug {
+                let text = format!("\n\n{msg}\n");
+                let _ = write_all_vectored(&conn.stream, &[&frame(framing, text.as_bytes())]).await;
+            }
+            let _ = writer.finish(&conn.stream).await;
+            Next::Close
         }
         End::Shutdown => {
             let _ = writer.finish(&conn.stream).await;
@@ -122,8 +132,8 @@ pub async fn run(
     }
 }
 
-/// Content as this session's framing sends it.
-fn frame(framing: Framing, content: &[u8]) -> Bytes {
+/// Content as a session with this framing sends it.
+pub(super) fn frame(framing: Framing, content: &[u8]) -> Bytes {
     match framing {
         Framing::Chunked => encode_chunk(content),
         _ => Bytes::copy_from_slice(content),
@@ -131,6 +141,120 @@ fn frame(framing: Framing, content: &[u8]) -> Bytes {
 }
 
 impl StreamSession<'_> {
+    /// Initial response, then holding (or following links).
+    async fn start(&mut self, head: crate::http1::ResponseHead, rest: Option<InitialRest>) -> End {
+        let initial = match proxy_content(&self.ins, &self.ins.response.body) {
+            Ok(b) => b,
+            Err(e) => return End::Error(e),
+        };
+        let mut out = encode_head(self.rc.head.version, &head);
+        out.extend_from_slice(&frame(self.framing, &initial));
+        if let Some(end) = self.write(&[&out]).await {
+            return end;
+        }
+        if let Some(rest) = rest {
+            if let Some(end) = self.stream_rest(rest).await {
+                return end;
+            }
+        }
+        if self.ins.hold.is_none() {
+            // a response with only a next link: follow it straight away
+            if let Some(end) = self.follow_link().await {
+                return end;
+            }
+        } else {
+            if let Some(c) = self.ins.channels.iter().find(|c| c.prev_id.is_some()) {
+                if self.ins.next_link.is_none() {
+                    return End::Error(format!(
+                        "channel '{}' specifies prev-id, but no next link found",
+                        c.name
+                    ));
+                }
+            }
+            if self.first_hold_conflicts() {
+                if let Some(end) = self.follow_link().await {
+                    return end;
+                }
+            }
+        }
+        self.arm_timers();
+        self.hold().await
+    }
+
+    /// Brings the subscriptions in line with the instructions in force.
+    pub(super) fn apply_channels(&mut self) {
+        if self.ins.hold.is_none() {
+            self.channels.clear();
+            return;
+        }
+        let prefix = self.rc.route.prefix.clone();
+        let max = self.ctx.config.connection_subscription_max;
+        let wanted: Vec<_> = self.ins.channels.iter().take(max).cloned().collect();
+        self.channels
+            .retain(|c| wanted.iter().any(|w| w.name == c.spec.name));
+        for spec in wanted {
+            if let Some(c) = self.channels.iter_mut().find(|c| c.spec.name == spec.name) {
+                c.spec = spec;
+                continue;
+            }
+            let full = format!("{prefix}{}", spec.name);
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            let (sub, _) = self
+                .ctx
+                .hub
+                .subscribe(&full, self.inbox.clone(), slot, SubMode::Stream);
+            self.channels.push(SessionChannel { spec, sub, slot });
+        }
+        self.ka_data = self
+            .ins
+            .keep_alive
+            .as_ref()
+            .map(|k| frame(self.framing, &k.data))
+            .unwrap_or_default();
+    }
+
+    /// The backend's prev-ids must match what was last published; on the
+    /// first hold a mismatch makes the session fetch its next link.
+    fn first_hold_conflicts(&self) -> bool {
+        let mut conflict = false;
+        for c in &self.channels {
+            if let Some(prev) = &c.spec.prev_id {
+                if self
+                    .ctx
+                    .hub
+                    .last_id(c.sub.channel())
+                    .is_some_and(|l| &l != prev)
+                {
+                    self.ctx.hub.forget_last_id(c.sub.channel());
+                    conflict = true;
+                }
+            }
+        }
+        conflict
+    }
+
+    pub(super) fn arm_timers(&mut self) {
+        self.arm_keep_alive();
+        self.arm_link();
+    }
+
+    fn arm_keep_alive(&mut self) {
+        self.ka_deadline = self
+            .ins
+            .keep_alive
+            .as_ref()
+            .map(|k| Instant::now() + jittered(k.timeout));
+    }
+
+    fn arm_link(&mut self) {
+        self.link_deadline = self
+            .ins
+            .next_link
+            .as_ref()
+            .map(|l| Instant::now() + l.timeout);
+    }
+
     /// Streams the rest of a large initial response, piece by piece.
     async fn stream_rest(&mut self, rest: InitialRest) -> Option<End> {
         let InitialRest { mut body, backend } = rest;
@@ -145,100 +269,148 @@ impl StreamSession<'_> {
                         }
                     }
                 }
-                Some(Err(_)) => return Some(End::WriteFailed),
+                Some(Err(e)) => return Some(End::Error(format!("backend: {e}"))),
             }
         }
         self.ctx.pool.put(backend);
         None
     }
 
-    fn arm_keep_alive(&mut self) {
-        self.ka_deadline = self
-            .keep_alive
-            .as_ref()
-            .map(|(k, _)| Instant::now() + jittered(k.timeout));
-    }
-
-    /// The hold loop: deliveries, keep-alives, client close, shutdown.
+    /// The hold loop: deliveries, keep-alives, link refresh, client close,
+    /// shutdown.
     async fn hold(&mut self) -> End {
         let mut batch: Vec<Delivery> = Vec::new();
         loop {
             let ka_at = self.ka_deadline;
-            tokio::select! {
+            let link_at = self.link_deadline;
+            let update = tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return End::Shutdown,
-                r = self.inbox.recv(&mut batch) => {
-                    if r == Recv::Overflowed {
-                        return End::Overflow;
-                    }
-                    if let Some(end) = self.deliver(&mut batch).await {
-                        return end;
-                    }
-                }
+                r = self.inbox.recv(&mut batch) => match r {
+                    Recv::Overflowed => return End::Overflow,
+                    Recv::Recover => self.ins.next_link.is_some(),
+                    Recv::Items => match self.deliver(&mut batch).await {
+                        Ok(update) => update,
+                        Err(end) => return end,
+                    },
+                },
                 _ = sleep_until(ka_at.unwrap_or_else(Instant::now)), if ka_at.is_some() => {
                     if let Some(end) = self.send_keep_alive().await {
                         return end;
                     }
+                    false
                 }
+                _ = sleep_until(link_at.unwrap_or_else(Instant::now)), if link_at.is_some() => true,
                 _ = client_closed(&self.conn.stream) => return End::ClientGone,
+            };
+            if update {
+                if let Some(end) = self.follow_link().await {
+                    return end;
+                }
+                self.arm_timers();
             }
         }
     }
 
-    /// Writes a batch of deliveries in one go.
-    async fn deliver(&mut self, batch: &mut Vec<Delivery>) -> Option<End> {
+    /// Writes a batch of deliveries in one go. `Ok(true)`: fetch the next
+    /// link now (hint, or a gap in ids).
+    async fn deliver(&mut self, batch: &mut Vec<Delivery>) -> Result<bool, End> {
         let mut parts: Vec<Bytes> = Vec::with_capacity(batch.len());
-        let mut closed = false;
+        let mut result = Ok(false);
         for d in batch.drain(..) {
-            if (d.slot as usize) >= self.channels.len() {
+            let Some(i) = self.channels.iter().position(|c| c.slot == d.slot) else {
                 continue;
+            };
+            let ch = &mut self.channels[i];
+            if let Some(prev) = &ch.spec.prev_id {
+                if d.item.prev_id.as_ref() != Some(prev) {
+                    self.ctx.hub.forget_last_id(ch.sub.channel());
+                    result = Ok(self.ins.next_link.is_some());
+                    break;
+                }
+                ch.spec.prev_id = d.item.id.clone();
             }
             match &d.item.http_stream {
                 Some(HttpStream::Send(s)) => {
-                    let b = match self.framing {
-                        Framing::Chunked => s.chunk.clone(),
-                        _ => s.content.clone(),
-                    };
-                    if !b.is_empty() {
-                        parts.push(b);
+                    let ch = &self.channels[i];
+                    let prev_ids = self.prev_ids(&ch.spec.filters);
+                    let cf = Some(&s.content_filters);
+                    match for_delivery(
+                        &ch.spec.filters,
+                        &self.ins.meta,
+                        &prev_ids,
+                        &d.item,
+                        &s.content,
+                        cf,
+                    ) {
+                        // the chunk encoded once at publish time, shared
+                        Filtered::Same if self.framing == Framing::Chunked => {
+                            if !s.chunk.is_empty() {
+                                parts.push(s.chunk.clone());
+                            }
+                        }
+                        Filtered::Same if !s.content.is_empty() => parts.push(s.content.clone()),
+                        Filtered::Send(b) if !b.is_empty() => parts.push(frame(self.framing, &b)),
+                        Filtered::Same | Filtered::Send(_) | Filtered::Drop => {}
+                        Filtered::Error(e) => {
+                            result = Err(End::Error(e));
+                            break;
+                        }
                     }
                 }
-                Some(HttpStream::Close) => {
-                    closed = true;
+                Some(HttpStream::Hint) => {
+                    result = Ok(self.ins.next_link.is_some());
                     break;
                 }
-                Some(HttpStream::Hint) | None => {}
+                Some(HttpStream::Close) => {
+                    result = Err(End::Closed);
+                    break;
+                }
+                None => {}
             }
         }
         batch.clear();
         if !parts.is_empty() {
             let slices: Vec<&[u8]> = parts.iter().map(|b| &b[..]).collect();
             if let Some(end) = self.write(&slices).await {
-                return Some(end);
+                return Err(end);
             }
-            if matches!(&self.keep_alive, Some((k, _)) if k.mode == KeepAliveMode::Idle) {
+            if self
+                .ins
+                .keep_alive
+                .as_ref()
+                .is_some_and(|k| k.mode == KeepAliveMode::Idle)
+            {
                 self.arm_keep_alive();
             }
+            self.arm_link();
         }
-        closed.then_some(End::Closed)
+        result
+    }
+
+    /// Channel name → prev-id, for filters that need it (empty otherwise).
+    fn prev_ids(&self, filters: &[String]) -> std::collections::BTreeMap<String, Option<String>> {
+        if filters.is_empty() {
+            return Default::default();
+        }
+        self.channels
+            .iter()
+            .map(|c| (c.spec.name.clone(), c.spec.prev_id.clone()))
+            .collect()
     }
 
     async fn send_keep_alive(&mut self) -> Option<End> {
-        let data = self
-            .keep_alive
-            .as_ref()
-            .map(|(_, b)| b.clone())
-            .unwrap_or_default();
         self.arm_keep_alive();
-        if data.is_empty() {
+        if self.ka_data.is_empty() {
             return None;
         }
+        let data = self.ka_data.clone();
         self.write(&[&data]).await
     }
 
     /// Writes, giving up if the queue overflows or the proxy shuts down
     /// meanwhile (a client that stopped reading cannot block us forever).
-    async fn write(&self, parts: &[&[u8]]) -> Option<End> {
+    pub(super) async fn write(&self, parts: &[&[u8]]) -> Option<End> {
         tokio::select! {
             r = write_all_vectored(&self.conn.stream, parts) => r.err().map(|_| End::WriteFailed),
             _ = self.inbox.overflowed() => Some(End::Overflow),

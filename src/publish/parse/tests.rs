@@ -253,6 +253,12 @@ fn top_level_formats_and_unknown_formats() {
     assert!(i.http_stream.is_none() && i.http_response.is_none() && i.ws_message.is_none());
     let i = one(r#"{"channel":"c","formats":{"http-stream":{"action":"close","content":5}}}"#);
     assert_eq!(i.http_stream, Some(HttpStream::Close));
+    let i = one(r#"{"channel":"c","formats":{"ws-message":{"action":"refresh"}}}"#);
+    assert_eq!(i.ws_message, Some(WsMessage::Refresh));
+    assert_eq!(
+        err(r#"{"items":[{"channel":"c","formats":{"http-stream":{"action":"refresh"}}}]}"#),
+        "Invalid format: "
+    );
     let i = one(r#"{"channel":"c","formats":{"ws-message":{"type":"ping"}}}"#);
     assert!(matches!(
         i.ws_message,
