@@ -13,7 +13,7 @@ use crate::grip::sig::Signer;
 use crate::routes::{Route, Target};
 
 /// What this proxy supports, sent on every backend request.
-pub const GRIP_FEATURE: &str = "status";
+pub const GRIP_FEATURE: &str = "status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:build-id, filter:var-subst";
 
 /// Request headers never forwarded (1.36's list).
 const REMOVED: [&str; 6] = [

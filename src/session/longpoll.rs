@@ -130,8 +130,13 @@ fn take_first(
     ctx: &Ctx,
 ) -> Option<Outcome> {
     for d in batch.drain(..) {
-        let Some(HttpResponse::Send(send)) = &d.item.http_response else {
-            continue;
+        let send = match &d.item.http_response {
+            Some(HttpResponse::Send(send)) => send,
+            // a hint asks the session to re-request its backend now
+            Some(HttpResponse::Hint) if (d.slot as usize) < channels.len() => {
+                return Some(Outcome::Retry)
+            }
+            _ => continue,
         };
         let Some(ch) = channels.get_mut(d.slot as usize) else {
             continue;

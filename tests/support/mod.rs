@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod items;
 pub mod proxy;
 
 #[allow(unused_imports)]

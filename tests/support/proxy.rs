@@ -86,6 +86,34 @@ impl Proxy {
         .await;
     }
 
+    /// `POST /recover` on the publish port.
+    pub async fn recover(&self) -> Response {
+        request(self.publish, "POST", "/recover", &[], b"").await
+    }
+
+    /// Waits until the hub has at least `n` subscribers on `channel`
+    /// (polls; panics after 5 s of tokio time).
+    pub async fn subscribed(&self, channel: &str, n: usize) {
+        for _ in 0..500 {
+            if self.app.context().hub.subscribers(channel) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{channel} never reached {n} subscribers");
+    }
+
+    /// Waits until `channel` has no subscribers left.
+    pub async fn unsubscribed(&self, channel: &str) {
+        for _ in 0..500 {
+            if self.app.context().hub.subscribers(channel) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{channel} still has subscribers");
+    }
+
     pub async fn stop(self) -> bool {
         self.app.shutdown(Duration::from_secs(10)).await
     }
