@@ -93,17 +93,23 @@ impl Inbox {
 
     /// Waits for deliveries and moves all queued ones into `out`.
     pub async fn recv(&self, out: &mut Vec<Delivery>) -> Recv {
-        poll_fn(|cx| {
-            if let Some(r) = self.try_recv(out) {
-                return Poll::Ready(r);
-            }
-            self.waker.register(cx.waker());
-            match self.try_recv(out) {
-                Some(r) => Poll::Ready(r),
-                None => Poll::Pending,
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_recv(cx, out)).await
+    }
+
+    /// [`Inbox::recv`] as a poll function, for hand-written wait loops.
+    pub fn poll_recv(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<Delivery>,
+    ) -> Poll<Recv> {
+        if let Some(r) = self.try_recv(out) {
+            return Poll::Ready(r);
+        }
+        self.waker.register(cx.waker());
+        match self.try_recv(out) {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
     }
 
     /// Resolves once the inbox has overflowed (for use while the session is

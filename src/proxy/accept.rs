@@ -8,10 +8,10 @@ use hyper::body::Incoming;
 
 use super::pool::Conn;
 use super::relay::backend_reason;
-use super::{reply_error, BackendReply, Flow, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
+use super::{reply_error, BackendReply, Hold, Outcome, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
 use crate::app::Ctx;
 use crate::error::ProxyError;
-use crate::grip::instruct::{self, is_grip_response, HoldMode, Instruct};
+use crate::grip::instruct::{self, is_grip_response, Instruct};
 use crate::http1::ResponseHead;
 use crate::server::conn::finish;
 use crate::server::io::ClientConn;
@@ -21,11 +21,11 @@ use crate::session;
 /// Reads a GRIP response from a backend and acts on it.
 pub async fn handle(
     conn: &mut ClientConn,
-    rc: &RequestContext,
+    rc: RequestContext,
     response: Response<Incoming>,
     backend: Conn,
     ctx: &Ctx,
-) -> Flow {
+) -> Outcome {
     let code = response.status().as_u16();
     let reason = backend_reason(&response);
     let headers = response.headers().clone();
@@ -45,13 +45,13 @@ pub async fn handle(
                             headers,
                             body: buf.freeze(),
                         };
-                        return too_large(conn, rc, reply, rest, ctx).await;
+                        return too_large(conn, rc, reply, rest).await;
                     }
                 }
             }
             Some(Err(e)) => {
                 let err = ProxyError::Backend(e.to_string());
-                return Flow::Done(
+                return Outcome::Done(
                     reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await,
                 );
             }
@@ -64,7 +64,7 @@ pub async fn handle(
         headers,
         body: buf.freeze(),
     };
-    respond_or_hold(conn, rc, reply, ctx).await
+    respond_or_hold(conn, rc, reply).await
 }
 
 fn backend_label(rc: &RequestContext) -> String {
@@ -80,11 +80,10 @@ fn backend_label(rc: &RequestContext) -> String {
 /// unless a channel uses the `build-id` filter; anything else is refused.
 async fn too_large(
     conn: &mut ClientConn,
-    rc: &RequestContext,
+    rc: RequestContext,
     reply: BackendReply,
     rest: session::stream::InitialRest,
-    ctx: &Ctx,
-) -> Flow {
+) -> Outcome {
     let streamable = match reply.headers.get("grip-hold").map(|v| v.as_bytes()) {
         Some(b"stream") => true,
         None => reply.headers.contains_key("grip-link"),
@@ -99,11 +98,15 @@ async fn too_large(
                     .iter()
                     .any(|c| c.filters.iter().any(|f| f == "build-id")) =>
         {
-            Flow::Done(session::stream::run(conn, rc, ins, ctx, Some(rest)).await)
+            Outcome::Hold(Box::new(Hold {
+                rc,
+                ins,
+                rest: Some(rest),
+            }))
         }
         _ => {
-            let err = ProxyError::InstructTooLarge(backend_label(rc));
-            Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, false).await)
+            let err = ProxyError::InstructTooLarge(backend_label(&rc));
+            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, false).await)
         }
     }
 }
@@ -112,44 +115,43 @@ async fn too_large(
 /// instructions (or GRIP is off), otherwise per its instructions.
 pub async fn respond_or_hold(
     conn: &mut ClientConn,
-    rc: &RequestContext,
+    rc: RequestContext,
     reply: BackendReply,
-    ctx: &Ctx,
-) -> Flow {
+) -> Outcome {
     if rc.client.trusted || rc.route.no_grip || !is_grip_response(&reply.headers) {
         let mut head = ResponseHead::new(reply.code, reply.reason);
         head.headers = reply.headers;
         head.headers.remove(http::header::CONTENT_LENGTH);
-        return Flow::Done(write_complete(conn, rc, head, &reply.body).await);
+        return Outcome::Done(write_complete(conn, &rc, head, &reply.body).await);
     }
-    let ins = match instruct::parse(reply.code, &reply.reason, &reply.headers, reply.body) {
+    let parsed = instruct::parse(reply.code, &reply.reason, &reply.headers, reply.body);
+    // only the instructions live on while holding
+    drop(reply.headers);
+    drop(reply.reason);
+    let ins = match parsed {
         Ok(i) => i,
         Err(msg) => {
             tracing::debug!(error = %msg, "invalid GRIP instructions");
             let err = ProxyError::BadInstruct(msg);
-            return Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
+            return Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
         }
     };
-    match ins.hold {
-        Some(HoldMode::Stream) => Flow::Done(session::stream::run(conn, rc, ins, ctx, None).await),
-        Some(HoldMode::Response) => session::longpoll::run(conn, rc, ins, ctx).await,
-        None if ins.next_link.is_some() => {
-            Flow::Done(session::stream::run(conn, rc, ins, ctx, None).await)
-        }
-        None => {
-            let head = held_head(&ins);
-            let body = match session::filters::proxy_content(&ins, &ins.response.body) {
-                Ok(b) => b,
-                Err(msg) => {
-                    let err = ProxyError::BadInstruct(msg);
-                    return Flow::Done(
-                        reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await,
-                    );
-                }
-            };
-            Flow::Done(write_complete(conn, rc, head, &body).await)
-        }
+    if ins.hold.is_some() || ins.next_link.is_some() {
+        return Outcome::Hold(Box::new(Hold {
+            rc,
+            ins,
+            rest: None,
+        }));
     }
+    let head = held_head(&ins);
+    let body = match session::filters::proxy_content(&ins, &ins.response.body) {
+        Ok(b) => b,
+        Err(msg) => {
+            let err = ProxyError::BadInstruct(msg);
+            return Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
+        }
+    };
+    Outcome::Done(write_complete(conn, &rc, head, &body).await)
 }
 
 /// The response head of an instruct's response (no `Content-Length`).

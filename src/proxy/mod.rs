@@ -2,8 +2,10 @@
 //! first route target that accepts a connection, then either relay the
 //! response (streamed both ways) or, when it carries GRIP instructions, hand
 //! it to [`accept`], which answers it or turns the request into a hold
-//! session. A hold may ask for the request to be sent again (recovery); the
-//! loop in [`run_flow`] does that until a final answer is written.
+//! session. Holds are not run here: [`Outcome::Hold`] hands them back to the
+//! connection task, which runs the session once the frames that led to it
+//! are freed (a held connection then costs only its session), and calls
+//! [`retry`] when a session asks for the request to be sent again.
 //!
 //! Runs inside the client connection's task.
 
@@ -29,7 +31,7 @@ pub use relay::backend_reason as relay_reason;
 use self::forward::{RequestBody, Sent};
 use crate::app::Ctx;
 use crate::error::{rescue, ProxyError};
-use crate::grip::instruct::is_grip_response;
+use crate::grip::instruct::{is_grip_response, Instruct};
 use crate::http1::{BodyDecoder, RequestHead};
 use crate::routes::{Route, TargetKind};
 use crate::server::conn::{finish, Next};
@@ -42,7 +44,7 @@ pub const MAX_BUFFERED_BODY: usize = 100_000;
 /// Largest GRIP instruct response body accepted.
 pub const MAX_ACCEPT_RESPONSE_BODY: usize = 100_000;
 /// Most times one client request is sent again for recovery in a row.
-const MAX_RETRIES: usize = 50;
+pub const MAX_RETRIES: usize = 50;
 
 /// A backend's answer with the body read in full (GRIP responses, the test
 /// handler).
@@ -69,8 +71,10 @@ pub struct ClientFacts {
 pub struct RequestContext {
     pub head: Arc<RequestHead>,
     pub route: Arc<Route>,
-    /// The request as forwarded (headers rewritten).
-    pub outgoing: Outgoing,
+    /// `Host` of the request as forwarded (links resolve against it).
+    pub forwarded_host: String,
+    /// Path and query as forwarded.
+    pub forwarded_path: String,
     /// The body, when it was small enough to keep.
     pub body: Option<Bytes>,
     pub debug: bool,
@@ -78,14 +82,33 @@ pub struct RequestContext {
     pub client: ClientFacts,
 }
 
-/// What a GRIP answer leads to.
+/// What handling a request led to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The client got its answer (or is gone).
+    Done(Next),
+    /// The request is to be held: the connection task runs the session
+    /// after everything that led here has been freed.
+    Hold(Box<Hold>),
+}
+
+/// A request to hold, with everything its session needs.
+#[derive(Debug)]
+pub struct Hold {
+    pub rc: RequestContext,
+    pub ins: Instruct,
+    /// The rest of a large initial stream body, still to be streamed.
+    pub rest: Option<crate::session::stream::InitialRest>,
+}
+
+/// How a hold session ended.
 #[derive(Debug)]
 pub enum Flow {
     /// The client got its answer (or is gone).
     Done(Next),
     /// Send the request to the backend again, with these `Grip-Last`
     /// header values.
-    Retry(Vec<String>),
+    Retry(RequestContext, Vec<String>),
 }
 
 /// Whether the client proved it is a trusted upstream (its `Grip-Sig`
@@ -105,7 +128,22 @@ pub async fn handle(
     ctx: &Ctx,
     secure: bool,
     debug: bool,
-) -> Next {
+) -> Outcome {
+    match Box::pin(forward_request(conn, head, route, ctx, secure, debug)).await {
+        Ok(o) => o,
+        Err(next) => Outcome::Done(next),
+    }
+}
+
+/// [`handle`]'s body; `Err` carries an early answer.
+async fn forward_request(
+    conn: &mut ClientConn,
+    head: Arc<RequestHead>,
+    route: Arc<Route>,
+    ctx: &Ctx,
+    secure: bool,
+    debug: bool,
+) -> Result<Outcome, Next> {
     let mut keep_alive = head.keep_alive();
     let head_request = head.method == http::Method::HEAD;
     let version = head.version;
@@ -115,20 +153,14 @@ pub async fn handle(
         trusted: client_trusted(&head, ctx),
     };
     if over_http_events_forbidden(&head, &route, client.trusted) {
-        return reply_error(
-            conn,
-            &head,
-            &ProxyError::WsEventsForbidden,
-            debug,
-            keep_alive,
-        )
-        .await;
+        let err = ProxyError::WsEventsForbidden;
+        return Err(reply_error(conn, &head, &err, debug, keep_alive).await);
     }
     let outgoing = Outgoing::new(&head, &route, ctx, client);
 
     // the request body: small ones are read now, large ones streamed
     let Ok(kind) = head.body_kind() else {
-        return Next::Close;
+        return Err(Next::Close);
     };
     if head.expects_continue()
         && kind != crate::http1::BodyKind::Empty
@@ -137,7 +169,7 @@ pub async fn handle(
             .await
             .is_err()
     {
-        return Next::Close;
+        return Err(Next::Close);
     }
     let mut decoder = BodyDecoder::new(kind);
     let body = match conn
@@ -151,7 +183,7 @@ pub async fn handle(
         },
         Err(e) => {
             tracing::debug!(error = %e, "reading request body failed");
-            return Next::Close;
+            return Err(Next::Close);
         }
     };
     let kept_body = match &body {
@@ -159,9 +191,10 @@ pub async fn handle(
         RequestBody::Stream { .. } => None,
     };
     let rc = RequestContext {
+        forwarded_host: outgoing.req.host.clone(),
+        forwarded_path: outgoing.req.path_and_query.clone(),
         head,
         route,
-        outgoing,
         body: kept_body,
         debug,
         keep_alive,
@@ -175,16 +208,18 @@ pub async fn handle(
         .is_some_and(|t| t.kind == TargetKind::Test)
     {
         let reply = crate::testroute::respond(&rc.head, &rc.route, rc.body.as_deref());
-        let flow = accept::respond_or_hold(conn, &rc, reply, ctx).await;
-        return run_flow(conn, &rc, flow, ctx).await;
+        return Ok(Box::pin(accept::respond_or_hold(conn, rc, reply)).await);
     }
 
-    let sent = match forward::send(conn, &rc.outgoing, &rc.route, body, ctx).await {
+    let sent = Box::pin(forward::send(conn, &outgoing, &rc.route, body, ctx)).await;
+    // the rewritten request is not kept while a hold lasts
+    drop(outgoing);
+    let sent = match sent {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(error = %e, "proxying failed");
             let keep = keep_alive && e.client_body_consumed();
-            return reply_error(conn, &rc.head, &e.into_proxy_error(), debug, keep).await;
+            return Err(reply_error(conn, &rc.head, &e.into_proxy_error(), debug, keep).await);
         }
     };
     let Sent {
@@ -198,22 +233,24 @@ pub async fn handle(
     }
     if grip_applies(&rc) && is_grip_response(response.headers()) {
         if rc.body.is_none() {
-            return reply_error(conn, &rc.head, &ProxyError::RequestTooLarge, debug, false).await;
+            let err = ProxyError::RequestTooLarge;
+            return Err(reply_error(conn, &rc.head, &err, debug, false).await);
         }
-        let flow = accept::handle(conn, &rc, response, backend, ctx).await;
-        return run_flow(conn, &rc, flow, ctx).await;
+        return Ok(Box::pin(accept::handle(conn, rc, response, backend, ctx)).await);
     }
-    relay::relay(
-        conn,
-        version,
-        head_request,
-        keep_alive,
-        response,
-        backend,
-        pump,
-        ctx,
-    )
-    .await
+    Ok(Outcome::Done(
+        Box::pin(relay::relay(
+            conn,
+            version,
+            head_request,
+            keep_alive,
+            response,
+            backend,
+            pump,
+            ctx,
+        ))
+        .await,
+    ))
 }
 
 /// Whether GRIP instructions from the backend are acted on for a request.
@@ -221,43 +258,17 @@ fn grip_applies(rc: &RequestContext) -> bool {
     !rc.route.no_grip && !rc.client.trusted
 }
 
-/// Follows a hold's outcome: re-requests the backend while sessions ask for
-/// it, until the client has its answer.
-pub async fn run_flow(
+/// Sends the client's request to the backend again (a hold's recovery),
+/// with `Grip-Last` headers, and handles the answer like a fresh one.
+pub async fn retry(
     conn: &mut ClientConn,
-    rc: &RequestContext,
-    mut flow: Flow,
-    ctx: &Ctx,
-) -> Next {
-    for _ in 0..MAX_RETRIES {
-        let grip_last = match flow {
-            Flow::Done(next) => return next,
-            Flow::Retry(g) => g,
-        };
-        if ctx.shutdown.is_cancelled() {
-            return Next::Close;
-        }
-        flow = retry(conn, rc, &grip_last, ctx).await;
-    }
-    tracing::warn!("too many re-requests for one client request");
-    reply_error(
-        conn,
-        &rc.head,
-        &ProxyError::Backend("too many retries".into()),
-        rc.debug,
-        false,
-    )
-    .await
-}
-
-/// Sends the client's request to the backend again (recovery), with
-/// `Grip-Last` headers, and handles the answer like a fresh one.
-async fn retry(
-    conn: &mut ClientConn,
-    rc: &RequestContext,
+    rc: RequestContext,
     grip_last: &[String],
     ctx: &Ctx,
-) -> Flow {
+) -> Outcome {
+    if ctx.shutdown.is_cancelled() {
+        return Outcome::Done(Next::Close);
+    }
     if rc
         .route
         .targets
@@ -265,7 +276,7 @@ async fn retry(
         .is_some_and(|t| t.kind == TargetKind::Test)
     {
         let reply = crate::testroute::respond(&rc.head, &rc.route, rc.body.as_deref());
-        return accept::respond_or_hold(conn, rc, reply, ctx).await;
+        return Box::pin(accept::respond_or_hold(conn, rc, reply)).await;
     }
     let mut out = Outgoing::new(&rc.head, &rc.route, ctx, rc.client);
     out.req.headers.remove("grip-last");
@@ -277,29 +288,27 @@ async fn retry(
     let body = rc.body.clone().unwrap_or_default();
     match fetch(&out, &rc.route, body, ctx).await {
         Ok((response, backend)) => {
-            if grip_applies(rc) && is_grip_response(response.headers()) {
-                accept::handle(conn, rc, response, backend, ctx).await
+            if grip_applies(&rc) && is_grip_response(response.headers()) {
+                Box::pin(accept::handle(conn, rc, response, backend, ctx)).await
             } else {
                 let head_request = rc.head.method == http::Method::HEAD;
-                Flow::Done(
-                    relay::relay(
-                        conn,
-                        rc.head.version,
-                        head_request,
-                        rc.keep_alive,
-                        response,
-                        backend,
-                        None,
-                        ctx,
-                    )
-                    .await,
-                )
+                let relayed = relay::relay(
+                    conn,
+                    rc.head.version,
+                    head_request,
+                    rc.keep_alive,
+                    response,
+                    backend,
+                    None,
+                    ctx,
+                );
+                Outcome::Done(Box::pin(relayed).await)
             }
         }
         Err(e) => {
             tracing::debug!(error = %e, "re-request failed");
             let err = e.into_proxy_error();
-            Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
+            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
         }
     }
 }

@@ -14,6 +14,7 @@ use super::respond::write_full;
 use crate::app::Ctx;
 use crate::error::{rescue, ProxyError};
 use crate::http1::{HeadError, RequestHead, Version};
+use crate::proxy::{Flow, Outcome, MAX_RETRIES};
 use crate::routes::{host_without_port, Proto};
 
 /// What the connection does after a request.
@@ -56,7 +57,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Ctx, permit: OwnedS
                     break;
                 }
             };
-            if dispatch(&mut conn, head, &ctx).await == Next::Close {
+            let outcome = Box::pin(dispatch(&mut conn, head, &ctx)).await;
+            if run_outcome(&mut conn, outcome, &ctx).await == Next::Close {
                 break;
             }
         }
@@ -77,8 +79,29 @@ async fn reject_bad_request(conn: &ClientConn, e: &ReadError) {
     let _ = write_full(&conn.stream, Version::Http11, head, &body, false, false).await;
 }
 
-/// Routes one request and runs it to completion.
-async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Next {
+/// Runs holds (and the re-requests they ask for) until the request is
+/// answered. Each step's future is boxed and freed before the next, so a
+/// held connection costs its session and this small loop, nothing more.
+async fn run_outcome(conn: &mut ClientConn, mut outcome: Outcome, ctx: &Ctx) -> Next {
+    for _ in 0..MAX_RETRIES {
+        let hold = match outcome {
+            // unboxed here, so the box is freed before the session runs
+            Outcome::Done(next) => return next,
+            Outcome::Hold(hold) => *hold,
+        };
+        outcome = match crate::session::run(conn, hold, ctx).await {
+            Flow::Done(next) => return next,
+            Flow::Retry(rc, grip_last) => {
+                Box::pin(crate::proxy::retry(conn, rc, &grip_last, ctx)).await
+            }
+        };
+    }
+    tracing::warn!("too many re-requests for one client request");
+    Next::Close
+}
+
+/// Routes one request and handles it, up to a hold.
+async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Outcome {
     let host_header = match head.host() {
         "" => "localhost",
         h => h,
@@ -100,7 +123,7 @@ async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Next {
         tracing::warn!(host = %host, "no route for host");
         let keep_alive = head.keep_alive() && !websocket;
         let (h, body) = rescue(&ProxyError::NoRoute(host), false);
-        return finish(
+        return Outcome::Done(finish(
             write_full(
                 &conn.stream,
                 head.version,
@@ -111,15 +134,15 @@ async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Next {
             )
             .await,
             keep_alive,
-        );
+        ));
     };
     let req = Arc::new(head);
     let debug = ctx.config.debug || route.debug;
     async move {
         if websocket {
-            crate::ws::handle(conn, req, route, ctx, secure).await
+            Outcome::Done(Box::pin(crate::ws::handle(conn, req, route, ctx, secure)).await)
         } else {
-            crate::proxy::handle(conn, req, route, ctx, secure, debug).await
+            Box::pin(crate::proxy::handle(conn, req, route, ctx, secure, debug)).await
         }
     }
     .instrument(span)

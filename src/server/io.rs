@@ -211,3 +211,72 @@ pub async fn write_all_vectored(stream: &TcpStream, bufs: &[&[u8]]) -> io::Resul
     }
     Ok(())
 }
+
+/// Writes as much of `bufs` as the socket takes without waiting; returns
+/// how many bytes went out (all of them in the common case). No allocation.
+pub fn try_write_vectored_now(stream: &TcpStream, bufs: &[&[u8]]) -> io::Result<usize> {
+    const MAX_IOV: usize = 32;
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut done = 0;
+    while done < total {
+        let mut skip = done;
+        let mut iov = [io::IoSlice::new(&[]); MAX_IOV];
+        let mut n = 0;
+        for b in bufs {
+            if n == MAX_IOV {
+                break;
+            }
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            iov[n] = io::IoSlice::new(&b[skip..]);
+            n += 1;
+            skip = 0;
+        }
+        let r = if n == 1 {
+            stream.try_write(&iov[0])
+        } else {
+            stream.try_write_vectored(&iov[..n])
+        };
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(w) => done += w,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// [`try_write_vectored_now`] for shared buffers (up to 32 per call).
+pub fn try_write_bytes_now(stream: &TcpStream, parts: &[bytes::Bytes]) -> io::Result<usize> {
+    let mut done = 0;
+    for group in parts.chunks(32) {
+        let mut refs: [&[u8]; 32] = [&[]; 32];
+        for (r, p) in refs.iter_mut().zip(group) {
+            *r = p;
+        }
+        let want: usize = group.iter().map(bytes::Bytes::len).sum();
+        let n = try_write_vectored_now(stream, &refs[..group.len()])?;
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// The parts of `bufs` after the first `skip` bytes.
+pub fn remaining<'a>(bufs: &[&'a [u8]], mut skip: usize) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for b in bufs {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        out.push(&b[skip..]);
+        skip = 0;
+    }
+    out
+}

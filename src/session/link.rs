@@ -17,21 +17,17 @@ use crate::routes::{Target, TargetKind};
 /// The URL of the request as it was forwarded (the base for relative links).
 pub fn request_url(rc: &RequestContext) -> Url {
     let scheme = if rc.client.secure { "https" } else { "http" };
-    let host = if rc.outgoing.req.host.is_empty() {
+    let host = if rc.forwarded_host.is_empty() {
         "localhost"
     } else {
-        rc.outgoing.req.host.as_str()
+        rc.forwarded_host.as_str()
     };
-    Url::parse(&format!(
-        "{scheme}://{host}{}",
-        rc.outgoing.req.path_and_query
-    ))
-    .unwrap_or(Url {
+    Url::parse(&format!("{scheme}://{host}{}", rc.forwarded_path)).unwrap_or(Url {
         https: rc.client.secure,
         host: "localhost".to_owned(),
         port: 80,
         explicit_port: false,
-        path_and_query: rc.outgoing.req.path_and_query.clone(),
+        path_and_query: rc.forwarded_path.clone(),
     })
 }
 
@@ -105,7 +101,8 @@ pub fn notify_gone(ctx: &Ctx, rc: &RequestContext, link: &str) {
     let rc2 = RequestContext {
         head: rc.head.clone(),
         route: rc.route.clone(),
-        outgoing: rc.outgoing.clone(),
+        forwarded_host: rc.forwarded_host.clone(),
+        forwarded_path: rc.forwarded_path.clone(),
         body: None,
         debug: rc.debug,
         keep_alive: false,

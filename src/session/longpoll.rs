@@ -2,15 +2,15 @@
 //! `http-response` item on a subscribed channel and answer with it, or with
 //! the held response when the timeout passes. Channels given with a
 //! `prev-id` are checked: a gap (or a recover request) makes the request go
-//! to the backend again, with `Grip-Last`, through [`Flow::Retry`].
+//! to the backend again, with `Grip-Last`, through [`End::Retry`].
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
-use super::common::{client_closed, grip_last, subscribe_all, SessionChannel};
+use super::common::{grip_last, subscribe_all, wait, SessionChannel, Wake};
 use super::filters::{for_delivery, Filtered};
 use super::link::notify_gone;
 use crate::app::Ctx;
@@ -20,7 +20,7 @@ use crate::grip::item::{HttpResponse, Item, ResponseBody, ResponseSend};
 use crate::http1::ResponseHead;
 use crate::hub::{Delivery, Inbox, Recv, SubMode};
 use crate::proxy::accept::held_head;
-use crate::proxy::{reply_error, Flow, RequestContext};
+use crate::proxy::{reply_error, RequestContext};
 use crate::server::conn::{finish, Next};
 use crate::server::io::ClientConn;
 use crate::server::respond::{reason_for, write_full};
@@ -41,8 +41,16 @@ enum Outcome {
     ClientGone,
 }
 
+/// How a response hold ended.
+#[derive(Debug)]
+pub enum End {
+    Done(Next),
+    /// Send the request again with these `Grip-Last` values.
+    Retry(Vec<String>),
+}
+
 /// Runs a response hold to its end.
-pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx: &Ctx) -> Flow {
+pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx: &Ctx) -> End {
     let prefix = rc.route.prefix.as_str();
     let max = ctx.config.connection_subscription_max;
     let specs = &ins.channels[..ins.channels.len().min(max)];
@@ -58,7 +66,7 @@ pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx:
         }
     }
     if conflict {
-        return Flow::Retry(grip_last(
+        return End::Retry(grip_last(
             specs.iter().map(|c| (&c.name, c.prev_id.as_deref())),
         ));
     }
@@ -66,21 +74,27 @@ pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx:
     let mut channels = subscribe_all(&ctx.hub, &inbox, specs, prefix, max, SubMode::Response);
     let deadline = Instant::now() + ins.timeout;
     let mut batch: Vec<Delivery> = Vec::new();
+    let shutdown = ctx.shutdown.cancelled();
+    tokio::pin!(shutdown);
+    let timer = tokio::time::sleep_until(deadline);
+    tokio::pin!(timer);
     let outcome = loop {
-        tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => break Outcome::Timeout,
-            r = inbox.recv(&mut batch) => match r {
-                Recv::Overflowed => break Outcome::Timeout,
-                Recv::Recover => break Outcome::Retry,
-                Recv::Items => {
-                    if let Some(o) = take_first(&mut batch, &mut channels, &ins, ctx) {
-                        break o;
-                    }
+        let wake = wait(
+            shutdown.as_mut(),
+            &inbox,
+            &mut batch,
+            Some(timer.as_mut()),
+            &conn.stream,
+        );
+        match wake.await {
+            Wake::Shutdown | Wake::Timer | Wake::Inbox(Recv::Overflowed) => break Outcome::Timeout,
+            Wake::ClientClosed => break Outcome::ClientGone,
+            Wake::Inbox(Recv::Recover) => break Outcome::Retry,
+            Wake::Inbox(Recv::Items) => {
+                if let Some(o) = take_first(&mut batch, &mut channels, &ins, ctx) {
+                    break o;
                 }
-            },
-            _ = sleep_until(deadline) => break Outcome::Timeout,
-            _ = client_closed(&conn.stream) => break Outcome::ClientGone,
+            }
         }
     };
     let last = grip_last(
@@ -95,20 +109,20 @@ pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx:
         }
     }
     let (head, body) = match outcome {
-        Outcome::Retry => return Flow::Retry(last),
-        Outcome::ClientGone => return Flow::Done(Next::Close),
+        Outcome::Retry => return End::Retry(last),
+        Outcome::ClientGone => return End::Done(Next::Close),
         Outcome::Failed(msg) => {
             tracing::debug!(error = %msg, "filter failed on a response hold");
             let err = ProxyError::BadInstruct(msg);
             let keep = rc.keep_alive;
-            return Flow::Done(reply_error(conn, &rc.head, &err, rc.debug, keep).await);
+            return End::Done(reply_error(conn, &rc.head, &err, rc.debug, keep).await);
         }
         Outcome::Published(head, body) => (head, body),
         Outcome::Timeout => (held_head(&ins), ins.response.body.clone()),
     };
     let keep_alive = rc.keep_alive && !ctx.shutdown.is_cancelled();
     let head_request = rc.head.method == http::Method::HEAD;
-    Flow::Done(finish(
+    End::Done(finish(
         write_full(
             &conn.stream,
             rc.head.version,

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
-use super::common::{client_closed, jittered, SessionChannel};
+use super::common::{earliest, jittered, never, set_timer, wait, SessionChannel, Wake};
 use super::filters::{for_delivery, proxy_content, Filtered};
-use super::link::{notify_gone, request_url};
+use super::link::notify_gone;
 use crate::app::Ctx;
 use crate::grip::instruct::{Instruct, KeepAliveMode};
 use crate::grip::item::{encode_chunk, HttpStream};
@@ -24,7 +24,9 @@ use crate::proxy::accept::held_head;
 use crate::proxy::pool::Conn;
 use crate::proxy::RequestContext;
 use crate::server::conn::Next;
-use crate::server::io::{write_all_vectored, ClientConn};
+use crate::server::io::{
+    remaining, try_write_bytes_now, try_write_vectored_now, write_all_vectored, ClientConn,
+};
 use crate::server::respond::{encode_head, prepare_streaming, BodyWriter, Framing};
 
 /// Why a stream hold ended.
@@ -67,8 +69,11 @@ pub(super) struct StreamSession<'a> {
     pub(super) ka_data: Bytes,
     pub(super) ka_deadline: Option<Instant>,
     pub(super) link_deadline: Option<Instant>,
-    /// URL relative links resolve against.
-    pub(super) base: Url,
+    /// URL relative links resolve against (the request's, until a link
+    /// was followed).
+    pub(super) base: Option<Url>,
+    /// Reused buffer of what one wake-up writes.
+    pub(super) parts: Vec<Bytes>,
 }
 
 /// Runs a stream hold (or a link-following response) to its end.
@@ -79,10 +84,12 @@ pub async fn run(
     ctx: &Ctx,
     rest: Option<InitialRest>,
 ) -> Next {
-    let version = rc.head.version;
     let mut keep_alive = rc.keep_alive;
-    let mut head = held_head(&ins);
-    let framing = prepare_streaming(&mut head, version, true, &mut keep_alive);
+    let (head, framing) = {
+        let mut head = held_head(&ins);
+        let framing = prepare_streaming(&mut head, rc.head.version, true, &mut keep_alive);
+        (encode_head(rc.head.version, &head), framing)
+    };
     let mut s = StreamSession {
         conn,
         rc,
@@ -90,12 +97,13 @@ pub async fn run(
         inbox: Inbox::new(ctx.config.session_queue_max),
         channels: Vec::new(),
         next_slot: 0,
-        ins: ins.clone(),
+        ins,
         framing,
         ka_data: Bytes::new(),
         ka_deadline: None,
         link_deadline: None,
-        base: request_url(rc),
+        base: None,
+        parts: Vec::new(),
     };
     // subscribe first: items published while the initial response is being
     // written are queued and follow it
@@ -142,24 +150,29 @@ pub(super) fn frame(framing: Framing, content: &[u8]) -> Bytes {
 
 impl StreamSession<'_> {
     /// Initial response, then holding (or following links).
-    async fn start(&mut self, head: crate::http1::ResponseHead, rest: Option<InitialRest>) -> End {
+    async fn start(&mut self, mut out: bytes::BytesMut, rest: Option<InitialRest>) -> End {
         let initial = match proxy_content(&self.ins, &self.ins.response.body) {
             Ok(b) => b,
             Err(e) => return End::Error(e),
         };
-        let mut out = encode_head(self.rc.head.version, &head);
         out.extend_from_slice(&frame(self.framing, &initial));
-        if let Some(end) = self.write(&[&out]).await {
+        drop(initial);
+        let written = self.write(&[&out]).await;
+        drop(out);
+        // the initial response is out: keep no copy of it while holding
+        self.ins.response.headers = http::HeaderMap::new();
+        self.ins.response.body = Bytes::new();
+        if let Some(end) = written {
             return end;
         }
         if let Some(rest) = rest {
-            if let Some(end) = self.stream_rest(rest).await {
+            if let Some(end) = Box::pin(self.stream_rest(rest)).await {
                 return end;
             }
         }
         if self.ins.hold.is_none() {
             // a response with only a next link: follow it straight away
-            if let Some(end) = self.follow_link().await {
+            if let Some(end) = Box::pin(self.follow_link()).await {
                 return end;
             }
         } else {
@@ -172,7 +185,7 @@ impl StreamSession<'_> {
                 }
             }
             if self.first_hold_conflicts() {
-                if let Some(end) = self.follow_link().await {
+                if let Some(end) = Box::pin(self.follow_link()).await {
                     return end;
                 }
             }
@@ -192,6 +205,8 @@ impl StreamSession<'_> {
         let wanted: Vec<_> = self.ins.channels.iter().take(max).cloned().collect();
         self.channels
             .retain(|c| wanted.iter().any(|w| w.name == c.spec.name));
+        let new = wanted.len().saturating_sub(self.channels.len());
+        self.channels.reserve_exact(new);
         for spec in wanted {
             if let Some(c) = self.channels.iter_mut().find(|c| c.spec.name == spec.name) {
                 c.spec = spec;
@@ -279,32 +294,45 @@ impl StreamSession<'_> {
     /// The hold loop: deliveries, keep-alives, link refresh, client close,
     /// shutdown.
     async fn hold(&mut self) -> End {
+        let ctx = self.ctx;
+        let conn = self.conn;
+        let shutdown = ctx.shutdown.cancelled();
+        tokio::pin!(shutdown);
+        let timer = tokio::time::sleep_until(never());
+        tokio::pin!(timer);
         let mut batch: Vec<Delivery> = Vec::new();
         loop {
-            let ka_at = self.ka_deadline;
-            let link_at = self.link_deadline;
-            let update = tokio::select! {
-                biased;
-                _ = self.ctx.shutdown.cancelled() => return End::Shutdown,
-                r = self.inbox.recv(&mut batch) => match r {
-                    Recv::Overflowed => return End::Overflow,
-                    Recv::Recover => self.ins.next_link.is_some(),
-                    Recv::Items => match self.deliver(&mut batch).await {
-                        Ok(update) => update,
-                        Err(end) => return end,
-                    },
+            let deadline = earliest(self.ka_deadline, self.link_deadline);
+            let timer = set_timer(timer.as_mut(), deadline);
+            let update = match wait(
+                shutdown.as_mut(),
+                &self.inbox,
+                &mut batch,
+                timer,
+                &conn.stream,
+            )
+            .await
+            {
+                Wake::Shutdown => return End::Shutdown,
+                Wake::ClientClosed => return End::ClientGone,
+                Wake::Inbox(Recv::Overflowed) => return End::Overflow,
+                Wake::Inbox(Recv::Recover) => self.ins.next_link.is_some(),
+                Wake::Inbox(Recv::Items) => match self.deliver(&mut batch).await {
+                    Ok(update) => update,
+                    Err(end) => return end,
                 },
-                _ = sleep_until(ka_at.unwrap_or_else(Instant::now)), if ka_at.is_some() => {
-                    if let Some(end) = self.send_keep_alive().await {
-                        return end;
+                Wake::Timer => {
+                    let now = Instant::now();
+                    if self.ka_deadline.is_some_and(|d| d <= now) {
+                        if let Some(end) = self.send_keep_alive().await {
+                            return end;
+                        }
                     }
-                    false
+                    self.link_deadline.is_some_and(|d| d <= now)
                 }
-                _ = sleep_until(link_at.unwrap_or_else(Instant::now)), if link_at.is_some() => true,
-                _ = client_closed(&self.conn.stream) => return End::ClientGone,
             };
             if update {
-                if let Some(end) = self.follow_link().await {
+                if let Some(end) = Box::pin(self.follow_link()).await {
                     return end;
                 }
                 self.arm_timers();
@@ -315,7 +343,7 @@ impl StreamSession<'_> {
     /// Writes a batch of deliveries in one go. `Ok(true)`: fetch the next
     /// link now (hint, or a gap in ids).
     async fn deliver(&mut self, batch: &mut Vec<Delivery>) -> Result<bool, End> {
-        let mut parts: Vec<Bytes> = Vec::with_capacity(batch.len());
+        let mut parts = std::mem::take(&mut self.parts);
         let mut result = Ok(false);
         for d in batch.drain(..) {
             let Some(i) = self.channels.iter().position(|c| c.slot == d.slot) else {
@@ -371,8 +399,10 @@ impl StreamSession<'_> {
         }
         batch.clear();
         if !parts.is_empty() {
-            let slices: Vec<&[u8]> = parts.iter().map(|b| &b[..]).collect();
-            if let Some(end) = self.write(&slices).await {
+            let written = self.write_parts(&parts).await;
+            parts.clear();
+            self.parts = parts;
+            if let Some(end) = written {
                 return Err(end);
             }
             if self
@@ -408,11 +438,37 @@ impl StreamSession<'_> {
         self.write(&[&data]).await
     }
 
+    /// Writes shared buffers: at once when the socket takes them (the
+    /// usual case, no allocation), else waiting in a boxed slow path.
+    async fn write_parts(&self, parts: &[Bytes]) -> Option<End> {
+        let total: usize = parts.iter().map(Bytes::len).sum();
+        let Ok(done) = try_write_bytes_now(&self.conn.stream, parts) else {
+            return Some(End::WriteFailed);
+        };
+        if done == total {
+            return None;
+        }
+        let all: Vec<&[u8]> = parts.iter().map(|b| &b[..]).collect();
+        Box::pin(self.write_slow(remaining(&all, done))).await
+    }
+
     /// Writes, giving up if the queue overflows or the proxy shuts down
     /// meanwhile (a client that stopped reading cannot block us forever).
     pub(super) async fn write(&self, parts: &[&[u8]]) -> Option<End> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let Ok(done) = try_write_vectored_now(&self.conn.stream, parts) else {
+            return Some(End::WriteFailed);
+        };
+        if done == total {
+            return None;
+        }
+        Box::pin(self.write_slow(remaining(parts, done))).await
+    }
+
+    /// The rest of a write once the socket was full.
+    async fn write_slow(&self, rest: Vec<&[u8]>) -> Option<End> {
         tokio::select! {
-            r = write_all_vectored(&self.conn.stream, parts) => r.err().map(|_| End::WriteFailed),
+            r = write_all_vectored(&self.conn.stream, &rest) => r.err().map(|_| End::WriteFailed),
             _ = self.inbox.overflowed() => Some(End::Overflow),
             _ = self.ctx.shutdown.cancelled() => Some(End::Shutdown),
         }

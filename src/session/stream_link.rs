@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use rand::Rng;
 
 use super::common::{client_closed, grip_last};
-use super::link::{request, resolve_link};
+use super::link::{request, request_url, resolve_link};
 use super::stream::{frame, End, StreamSession};
 use crate::grip::filter::{proxy_content_filters, ContentStream};
 use crate::grip::instruct::{self, HoldMode};
@@ -30,7 +30,8 @@ impl StreamSession<'_> {
     pub(super) async fn follow_link(&mut self) -> Option<End> {
         loop {
             let link = self.ins.next_link.clone()?;
-            let Some(url) = resolve_link(&self.base, &link.uri) else {
+            let base = self.base.get_or_insert_with(|| request_url(self.rc));
+            let Some(url) = resolve_link(base, &link.uri) else {
                 return Some(End::Error("Grip-Link contains invalid link".to_owned()));
             };
             let last = grip_last(
@@ -52,7 +53,7 @@ impl StreamSession<'_> {
                 Ok(i) => i,
                 Err(msg) => return Some(End::Error(msg)),
             };
-            self.base = url;
+            self.base = Some(url);
             match new.hold {
                 Some(HoldMode::Response) => {
                     return Some(End::Error("Next link returned non-stream hold.".to_owned()))
