@@ -20,6 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
+use super::ws::{Accepted, WsRoutes};
+
 /// A request as the backend saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -116,6 +118,7 @@ struct State {
     handlers: Mutex<HashMap<String, Handler>>,
     requests: Mutex<Vec<Recorded>>,
     arrived: Notify,
+    ws: WsRoutes,
 }
 
 /// A running backend.
@@ -133,6 +136,7 @@ impl Backend {
             handlers: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             arrived: Notify::new(),
+            ws: WsRoutes::default(),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -172,6 +176,12 @@ impl Backend {
             .insert(path.to_owned(), h);
     }
 
+    /// Makes `path` accept WebSocket upgrades with `101` and these extra
+    /// headers; the accepted sockets are handed out in order.
+    pub fn websocket(&self, path: &str, headers: &[(&str, &str)]) -> Accepted {
+        self.state.ws.add(path, headers)
+    }
+
     /// Registers a handler that always gives the same reply.
     pub fn fixed(&self, path: &str, make: fn() -> Reply) {
         self.route(path, move |_| async move { make() });
@@ -207,8 +217,9 @@ impl Backend {
 async fn serve(
     st: Arc<State>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let upgrade = st.ws.take(&mut req);
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -228,6 +239,17 @@ async fn serve(
     };
     st.requests.lock().unwrap().push(rec.clone());
     st.arrived.notify_waiters();
+    if let Some(up) = upgrade {
+        let mut resp = Response::new(Full::new(Bytes::new()).boxed());
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        for (k, v) in up.accept(rec) {
+            resp.headers_mut().append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(&v).unwrap(),
+            );
+        }
+        return Ok(resp);
+    }
     let handler = {
         let hs = st.handlers.lock().unwrap();
         let path = rec.path().to_owned();
