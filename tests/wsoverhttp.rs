@@ -535,7 +535,6 @@ async fn a_client_close_is_forwarded_with_its_code() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a client-initiated close is never answered with a Close frame"]
 async fn a_client_close_is_answered_with_a_close() {
     let b = Backend::start().await;
     over_http(&b, |n, evs| match n {
@@ -593,7 +592,6 @@ async fn disconnect_waits_for_the_request_in_flight() {
 }
 
 #[tokio::test]
-#[ignore = "bug: no DISCONNECT when the reply in flight carries messages for the vanished client"]
 async fn disconnect_is_sent_when_the_reply_in_flight_has_messages() {
     let b = Backend::start().await;
     let log = over_http(&b, |n, _| match n {

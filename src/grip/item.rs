@@ -100,6 +100,9 @@ pub enum WsMessage {
         kind: WsKind,
         content: Bytes,
         content_filters: ContentFilters,
+        /// `content` encoded as one server-to-client WebSocket frame,
+        /// shared by every subscriber.
+        frame: Bytes,
     },
     Close {
         code: Option<u16>,

@@ -378,10 +378,15 @@ fn parse_ws_message(v: &Value) -> R<WsMessage> {
         None if matches!(kind, WsKind::Ping | WsKind::Pong) => Bytes::new(),
         None => return Err(format!("{P} does not contain 'content' or 'content-bin'")),
     };
+    let frame = crate::ws::frame::encode_server(&crate::ws::frame::Frame::new(
+        crate::ws::frame::OpCode::from_kind(kind),
+        content.clone(),
+    ));
     Ok(WsMessage::Send {
         kind,
         content,
         content_filters,
+        frame,
     })
 }
 

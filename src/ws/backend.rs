@@ -3,15 +3,13 @@
 //! passes through as given), and check the answer. A non-`101` answer is
 //! returned whole so it can be relayed to the client.
 
+use super::handshake::{derive_accept_key, generate_key};
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::handshake::client::generate_key;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 
-use super::handshake::ws_config;
+use super::frame::Role;
+use super::socket::WsSocket;
 use crate::http1::title_case;
 use crate::proxy::pool::{connect_stream, BackendStream};
 use crate::proxy::Outgoing;
@@ -21,7 +19,7 @@ use crate::routes::{Route, TargetKind};
 const MAX_RESPONSE: usize = 100_000;
 
 /// The backend's WebSocket.
-pub type BackendWs = WebSocketStream<BackendStream>;
+pub type BackendWs = WsSocket<BackendStream>;
 
 /// A backend's answer to the opening handshake.
 #[derive(Debug)]
@@ -155,14 +153,7 @@ async fn handshake(
     if accept.as_deref() != Some(derive_accept_key(key.as_bytes()).as_bytes()) {
         return Err(OpenError::Protocol("bad Sec-WebSocket-Accept".into()));
     }
-    let ws = WebSocketStream::from_partially_read(
-        stream,
-        rest.to_vec(),
-        Role::Client,
-        Some(ws_config()),
-    )
-    .await;
-    Ok((ws, answer))
+    Ok((WsSocket::new(stream, rest, Role::Client), answer))
 }
 
 /// The body of a rejection (by `Content-Length`, else until close), capped.

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::{sleep_until, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+
+use super::frame::{encode_server, Frame, OpCode};
 
 use crate::app::Ctx;
 use crate::grip::filter::{
@@ -26,8 +25,8 @@ use crate::wsoverhttp::control::{self, ControlMessage, WsPayload};
 /// What the connection should do, as decided by the GRIP side.
 #[derive(Debug)]
 pub enum Action {
-    /// Send this message to the client.
-    Send(Message),
+    /// Send this encoded frame to the client.
+    Send(Bytes),
     /// Close the client with this code and reason (publish `close`).
     Close(Option<u16>, String),
     /// WebSocket-over-HTTP: make a request to the backend now.
@@ -49,7 +48,7 @@ struct WsChannel {
 
 #[derive(Debug)]
 struct KeepAlive {
-    message: Message,
+    message: Bytes,
     timeout: Duration,
     mode: KeepAliveMode,
 }
@@ -65,30 +64,33 @@ pub struct WsGrip {
     meta: BTreeMap<String, Option<String>>,
     keep_alive: Option<KeepAlive>,
     ka_deadline: Option<Instant>,
-    delayed: Option<(Message, Instant)>,
+    delayed: Option<(Bytes, Instant)>,
     batch: Vec<Delivery>,
 }
 
-/// A message for the client from a payload.
-pub fn to_message(kind: WsKind, content: Bytes) -> Message {
-    match kind {
-        WsKind::Text => Message::Text(String::from_utf8_lossy(&content).into_owned().into()),
-        WsKind::Binary => Message::Binary(content),
-        WsKind::Ping => Message::Ping(content),
-        WsKind::Pong => Message::Pong(content),
+/// A frame for the client carrying `content` as a `kind` message (control
+/// frames are cut to the 125 bytes they may carry).
+pub fn to_frame(kind: WsKind, content: Bytes) -> Bytes {
+    let op = OpCode::from_kind(kind);
+    let content = if op.is_control() && content.len() > 125 {
+        content.slice(..125)
+    } else {
+        content
+    };
+    encode_server(&Frame::new(op, content))
+}
+
+/// A close frame for the client: `code` and `reason`, or 1000 without a
+/// code (as 1.36's clients see it).
+pub fn close_frame(code: Option<u16>, reason: &str) -> Frame {
+    match code {
+        Some(c) => Frame::close(Some(c), reason),
+        None => Frame::close(Some(1000), ""),
     }
 }
 
-/// A close frame with an optional code.
-pub fn close_frame(code: Option<u16>, reason: &str) -> Option<CloseFrame> {
-    code.map(|c| CloseFrame {
-        code: CloseCode::from(c),
-        reason: reason.to_owned().into(),
-    })
-}
-
-fn payload_message(p: &WsPayload) -> Message {
-    to_message(p.kind, p.content.clone())
+fn payload_message(p: &WsPayload) -> Bytes {
+    to_frame(p.kind, p.content.clone())
 }
 
 impl WsGrip {
@@ -237,6 +239,7 @@ impl WsGrip {
                     kind,
                     content,
                     content_filters,
+                    frame,
                 }) => {
                     if check_content_filters(&ch.filters, content_filters.as_deref()).is_err() {
                         continue;
@@ -249,18 +252,15 @@ impl WsGrip {
                     if !ch.filters.is_empty() && should_drop(&ch.filters, &fctx) {
                         continue;
                     }
-                    let content = if has_content_filters(&ch.filters) {
+                    if has_content_filters(&ch.filters) {
                         match process_content(&ch.filters, &fctx, content) {
-                            Ok(c) => Bytes::from(c),
-                            Err(e) => {
-                                tracing::debug!(error = %e, "ws delivery filter failed");
-                                continue;
-                            }
+                            Ok(c) => out.push(Action::Send(to_frame(*kind, Bytes::from(c)))),
+                            Err(e) => tracing::debug!(error = %e, "ws delivery filter failed"),
                         }
                     } else {
-                        content.clone()
-                    };
-                    out.push(Action::Send(to_message(*kind, content)));
+                        // the frame encoded once at publish time, shared
+                        out.push(Action::Send(frame.clone()));
+                    }
                 }
                 Some(WsMessage::Close { code, reason }) => {
                     out.push(Action::Close(*code, reason.clone()))

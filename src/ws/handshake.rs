@@ -4,31 +4,40 @@
 use bytes::BytesMut;
 use http::{HeaderMap, HeaderValue};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+
+use super::frame::Role;
+use super::socket::WsSocket;
 
 use crate::http1::{write_response_head, RequestHead, ResponseHead, Version};
 use crate::server::io::{write_all, ClientConn};
 
 /// The client's WebSocket, over the connection's socket.
-pub type ClientWs<'a> = WebSocketStream<&'a mut TcpStream>;
-
-/// Buffers kept small: many connections mostly wait.
-pub fn ws_config() -> WebSocketConfig {
-    let mut c = WebSocketConfig::default();
-    c.read_buffer_size = 4096;
-    c.write_buffer_size = 0;
-    c.max_message_size = Some(64 << 20);
-    c.max_frame_size = Some(16 << 20);
-    c
-}
+pub type ClientWs<'a> = WsSocket<&'a mut TcpStream>;
 
 /// The `Sec-WebSocket-Accept` value for a valid opening request.
 pub fn accept_key(head: &RequestHead) -> Option<String> {
     let key = head.header_str("sec-websocket-key")?;
     (head.header_str("sec-websocket-version") == Some("13"))
         .then(|| derive_accept_key(key.trim().as_bytes()))
+}
+
+/// RFC 6455's GUID that both sides hash with the client's key.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` answer to a `Sec-WebSocket-Key`.
+pub fn derive_accept_key(key: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(key);
+    h.update(ACCEPT_GUID);
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+/// A fresh random `Sec-WebSocket-Key` for a backend handshake.
+pub fn generate_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>())
 }
 
 /// Headers a `101` relays from the backend's answer: everything but
@@ -74,12 +83,30 @@ pub async fn upgrade<'a>(
     let mut out = BytesMut::new();
     write_response_head(&mut out, Version::Http11, &head);
     write_all(&conn.stream, &out).await?;
-    let leftover = std::mem::take(&mut conn.rbuf).to_vec();
-    Ok(WebSocketStream::from_partially_read(
-        &mut conn.stream,
-        leftover,
-        Role::Server,
-        Some(ws_config()),
-    )
-    .await)
+    let leftover = std::mem::take(&mut conn.rbuf);
+    Ok(WsSocket::new(&mut conn.stream, leftover, Role::Server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_matches_rfc_6455_example() {
+        assert_eq!(
+            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn generated_keys_are_16_random_bytes() {
+        use base64::Engine as _;
+        let a = generate_key();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&a)
+            .unwrap();
+        assert_eq!(raw.len(), 16);
+        assert_ne!(a, generate_key());
+    }
 }

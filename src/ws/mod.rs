@@ -4,11 +4,13 @@
 //! the client connection's task until the socket closes.
 
 pub mod backend;
+pub mod frame;
 pub mod grip;
 pub mod handshake;
 pub mod overhttp;
 mod overhttp_io;
 pub mod passthrough;
+pub mod socket;
 pub mod testws;
 
 use std::sync::Arc;
@@ -43,7 +45,7 @@ pub async fn handle(
         return Next::Close;
     };
     if first.kind == TargetKind::Test {
-        return testws::run(conn, &head, &route, ctx, &accept, debug).await;
+        return testws::run(conn, &head, &route, ctx, &accept).await;
     }
     let mut out = Outgoing::new(&head, &route, ctx, client);
     // never forward the client's extensions; offer grip when it applies

@@ -11,16 +11,16 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{SinkExt, StreamExt};
 use tokio::time::{sleep_until, Instant};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::frame::{Frame, OpCode};
 use super::grip::{close_frame, Action, WsGrip};
 use super::handshake::{upgrade, ClientWs};
 use super::overhttp_io::{
     connection_id, open_headers_for_client, send_once, send_with_retries, Channel, Reply,
     MAX_REJECT_BODY,
 };
+use super::socket::{Assembler, ReadError};
 use super::{grip_extension, Session};
 use crate::error::ProxyError;
 use crate::http1::ResponseHead;
@@ -78,6 +78,7 @@ pub async fn run(conn: &mut ClientConn, s: &Session<'_>, out: Outgoing) -> Next 
         peer_closed: false,
         detached: false,
         client_open: true,
+        assembler: Assembler::default(),
         abandoned: false,
         ka_deadline: None,
     };
@@ -167,19 +168,25 @@ enum Flow {
 
 /// A backend message, sorted by GRIP's rules.
 enum Incoming {
-    Message(Message),
+    Message(Frame),
     /// A control message's JSON.
     Control(Bytes),
     /// Without the message prefix: dropped.
     Skip,
 }
 
-fn to_client(text: bool, data: Bytes) -> Message {
-    if text {
-        Message::Text(String::from_utf8_lossy(&data).into_owned().into())
+/// A ping or pong for the client (at most 125 bytes of payload).
+fn control(op: OpCode, data: Bytes) -> Frame {
+    let data = if data.len() > 125 {
+        data.slice(..125)
     } else {
-        Message::Binary(data)
-    }
+        data
+    };
+    Frame::new(op, data)
+}
+
+fn to_client(text: bool, data: Bytes) -> Frame {
+    Frame::new(if text { OpCode::Text } else { OpCode::Binary }, data)
 }
 
 struct OverHttp<'a, 'c> {
@@ -206,6 +213,8 @@ struct OverHttp<'a, 'c> {
     detached: bool,
     /// Still reading the client (not closed, not gone).
     client_open: bool,
+    /// The client's message in progress (fragments).
+    assembler: Assembler,
     /// The client vanished without a close: tell the backend once the
     /// request in flight is done.
     abandoned: bool,
@@ -229,7 +238,7 @@ impl<'a> OverHttp<'a, '_> {
             let flow = tokio::select! {
                 biased;
                 _ = self.s.ctx.shutdown.cancelled() => {
-                    let _ = self.client.send(Message::Close(close_frame(Some(1001), "shutting down"))).await;
+                    let _ = self.client.send(&close_frame(Some(1001), "shutting down")).await;
                     disconnect(self.s, &self.ch);
                     Flow::Stop
                 }
@@ -237,7 +246,7 @@ impl<'a> OverHttp<'a, '_> {
                     self.in_flight = None;
                     self.on_reply(r).await
                 }
-                m = self.client.next(), if self.client_open => self.on_client(m),
+                f = self.client.read_frame(), if self.client_open => self.on_client(f),
                 _ = sleep_until(ka.unwrap_or_else(Instant::now)), if ka.is_some() => {
                     self.force = true;
                     Flow::Continue
@@ -365,17 +374,14 @@ impl<'a> OverHttp<'a, '_> {
                 EventKind::Close => {
                     let (code, reason) = ev.close_code();
                     self.peer_closed = true;
-                    let _ = self
-                        .client
-                        .send(Message::Close(close_frame(code, &reason)))
-                        .await;
+                    let _ = self.client.send(&close_frame(code, &reason)).await;
                     if self.close_sent {
                         return Flow::Stop;
                     }
                     return Flow::Continue;
                 }
-                EventKind::Ping => Message::Ping(ev.content.unwrap_or_default()),
-                EventKind::Pong => Message::Pong(ev.content.unwrap_or_default()),
+                EventKind::Ping => control(OpCode::Ping, ev.content.unwrap_or_default()),
+                EventKind::Pong => control(OpCode::Pong, ev.content.unwrap_or_default()),
                 EventKind::Text | EventKind::Binary => {
                     let text = ev.kind == EventKind::Text;
                     match self.prefixed(text, ev.content.unwrap_or_default()) {
@@ -402,7 +408,10 @@ impl<'a> OverHttp<'a, '_> {
             if self.detached {
                 continue;
             }
-            if self.client.send(msg).await.is_err() {
+            if self.abandoned {
+                continue;
+            }
+            if self.client.send(&msg).await.is_err() {
                 return Flow::Stop;
             }
             if let Some(g) = &mut self.grip {
@@ -440,28 +449,28 @@ impl<'a> OverHttp<'a, '_> {
         self.unsent += 1;
     }
 
-    fn on_client(&mut self, m: Option<Result<Message, WsError>>) -> Flow {
-        let ev = match m {
-            Some(Ok(Message::Text(t))) => Event::text(Bytes::copy_from_slice(t.as_bytes())),
-            Some(Ok(Message::Binary(b))) => Event::binary(b),
-            Some(Ok(Message::Ping(p))) => Event::ping(p),
-            Some(Ok(Message::Pong(p))) => Event::pong(p),
-            Some(Ok(Message::Close(f))) => {
+    fn on_client(&mut self, f: Result<Option<Frame>, ReadError>) -> Flow {
+        let Ok(Some(frame)) = f else {
+            self.client_open = false;
+            if !self.close_sent && !self.detached {
+                self.abandoned = true;
+                return Flow::Continue;
+            }
+            return Flow::Stop;
+        };
+        let ev = match frame.opcode {
+            OpCode::Ping => Event::ping(frame.payload),
+            OpCode::Pong => Event::pong(frame.payload),
+            OpCode::Close => {
                 self.client_open = false;
-                let (code, reason) = f.map_or((None, String::new()), |f| {
-                    (Some(u16::from(f.code)), f.reason.to_string())
-                });
+                let (code, reason) = frame.close_code();
                 Event::close(code, &reason)
             }
-            Some(Ok(Message::Frame(_))) => return Flow::Continue,
-            _ => {
-                self.client_open = false;
-                if !self.close_sent && !self.detached {
-                    self.abandoned = true;
-                    return Flow::Continue;
-                }
-                return Flow::Stop;
-            }
+            _ => match self.assembler.push(frame) {
+                Some((OpCode::Text, data)) => Event::text(data),
+                Some((_, data)) => Event::binary(data),
+                None => return Flow::Continue,
+            },
         };
         if self.detached {
             return if ev.kind == EventKind::Close {
@@ -478,7 +487,7 @@ impl<'a> OverHttp<'a, '_> {
         for a in actions {
             match a {
                 Action::Send(m) => {
-                    if self.client.send(m).await.is_err() {
+                    if self.client.send_raw(&m).await.is_err() {
                         return Flow::Stop;
                     }
                     if let Some(g) = &mut self.grip {
@@ -486,10 +495,7 @@ impl<'a> OverHttp<'a, '_> {
                     }
                 }
                 Action::Close(code, reason) => {
-                    let _ = self
-                        .client
-                        .send(Message::Close(close_frame(code, &reason)))
-                        .await;
+                    let _ = self.client.send(&close_frame(code, &reason)).await;
                     self.queue(Event::close(None, ""));
                 }
                 Action::Refresh => self.force = true,

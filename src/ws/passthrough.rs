@@ -1,16 +1,18 @@
-//! WebSocket passthrough: the client's socket is relayed to a WebSocket
-//! backend message by message, both ways. When the backend accepts the
-//! `grip` extension, its text messages starting `c:` are control messages,
-//! its other messages must carry the message prefix (stripped; unprefixed
-//! ones are dropped), and published `ws-message` items reach the client.
+//! WebSocket passthrough: frames are relayed between the client and a
+//! WebSocket backend as they come, both ways (fragments, pings, pongs and
+//! closes included: the proxy adds no pongs or close replies of its own).
+//! When the backend accepts the `grip` extension, its text messages
+//! starting `c:` are control messages, its other messages must carry the
+//! message prefix (stripped; unprefixed ones are dropped), and published
+//! `ws-message` items reach the client.
 
-use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::backend::{self, BackendWs, OpenError};
+use super::frame::{Frame, OpCode};
 use super::grip::{close_frame, Action, WsGrip};
 use super::handshake::{relayable_headers, upgrade, ClientWs};
+use super::socket::ReadError;
 use super::{grip_extension, Session};
 use crate::error::ProxyError;
 use crate::http1::ResponseHead;
@@ -48,6 +50,9 @@ pub async fn run(conn: &mut ClientConn, s: &Session<'_>, out: Outgoing) -> Next 
         backend: Some(backend),
         grip,
         prefix,
+        backend_msg: MsgState::Between,
+        client_closed: false,
+        backend_closed: false,
     };
     relay.run(s).await;
     Next::Close
@@ -84,13 +89,28 @@ async fn reject(conn: &mut ClientConn, s: &Session<'_>, e: OpenError) -> Next {
     }
 }
 
+/// Where the backend's current message stands (GRIP mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MsgState {
+    /// No message in progress.
+    Between,
+    /// Relaying its frames.
+    Relay,
+    /// Dropping its frames (no prefix, or a fragmented control message).
+    Drop,
+}
+
 struct Relay<'c> {
     client: ClientWs<'c>,
-    /// `None` once detached or closed.
+    /// `None` once detached.
     backend: Option<BackendWs>,
     grip: Option<WsGrip>,
     /// GRIP message prefix when the backend speaks GRIP.
     prefix: Option<String>,
+    backend_msg: MsgState,
+    /// A close frame came from the client / from the backend.
+    client_closed: bool,
+    backend_closed: bool,
 }
 
 /// What ended the relay loop's current step.
@@ -99,20 +119,19 @@ enum Step {
     Stop,
 }
 
+type Read = Result<Option<Frame>, ReadError>;
+
 impl Relay<'_> {
     async fn run(&mut self, s: &Session<'_>) {
         loop {
             let step = tokio::select! {
                 biased;
                 _ = s.ctx.shutdown.cancelled() => {
-                    let _ = self.client.send(Message::Close(close_frame(Some(1001), "shutting down"))).await;
-                    if let Some(b) = &mut self.backend {
-                        let _ = b.close(None).await;
-                    }
+                    let _ = self.client.send(&Frame::close(Some(1001), "shutting down")).await;
                     Step::Stop
                 }
-                m = self.client.next() => self.on_client(m).await,
-                m = next_backend(&mut self.backend) => self.on_backend(m).await,
+                f = self.client.read_frame(), if !self.client_closed => self.on_client(f).await,
+                f = next_backend(&mut self.backend), if !self.backend_closed => self.on_backend(f).await,
                 actions = next_grip(&mut self.grip) => self.apply(actions).await,
             };
             if let Step::Stop = step {
@@ -121,75 +140,122 @@ impl Relay<'_> {
         }
     }
 
-    async fn on_client(&mut self, m: Option<Result<Message, WsError>>) -> Step {
-        match m {
-            Some(Ok(msg)) => {
-                let closing = matches!(msg, Message::Close(_));
-                if let Some(b) = &mut self.backend {
-                    if b.send(msg).await.is_err() && !closing {
-                        return Step::Stop;
-                    }
-                }
-                if closing && self.backend.is_none() {
-                    // detached: nobody else will answer the close
-                    return Step::Stop;
-                }
-                Step::Continue
-            }
-            // client gone: drop the backend connection
-            _ => Step::Stop,
-        }
-    }
-
-    async fn on_backend(&mut self, m: Option<Result<Message, WsError>>) -> Step {
-        let Some(Ok(msg)) = m else {
-            // backend gone without a close: drop the client too
+    async fn on_client(&mut self, f: Read) -> Step {
+        let Ok(Some(frame)) = f else {
+            // the client is gone (or broke the protocol): drop the backend
             return Step::Stop;
         };
-        let msg = match (&self.prefix, msg) {
-            (Some(prefix), Message::Text(t)) => {
-                if let Some(json) = t.as_bytes().strip_prefix(CONTROL_PREFIX) {
-                    let Some(g) = &mut self.grip else {
-                        return Step::Continue;
-                    };
-                    return match g.control(json) {
-                        Ok(actions) => self.apply(actions).await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "invalid GRIP control message, closing");
-                            Step::Stop
-                        }
-                    };
-                }
-                match t.as_str().strip_prefix(prefix.as_str()) {
-                    Some(rest) => Message::Text(rest.to_owned().into()),
-                    None => return Step::Continue,
+        let closing = frame.opcode == OpCode::Close;
+        match &mut self.backend {
+            Some(b) => {
+                let sent = b.send(&frame).await;
+                if sent.is_err() {
+                    return Step::Stop;
                 }
             }
-            (Some(prefix), Message::Binary(b)) => match b.strip_prefix(prefix.as_bytes()) {
-                Some(rest) => Message::Binary(bytes::Bytes::copy_from_slice(rest)),
-                None => return Step::Continue,
-            },
-            (_, msg) => msg,
+            None if closing => {
+                // detached: answer the close ourselves
+                let _ = self.client.send(&Frame::close(None, "")).await;
+                return Step::Stop;
+            }
+            None => {}
+        }
+        if closing {
+            self.client_closed = true;
+            if self.backend_closed {
+                return Step::Stop;
+            }
+        }
+        Step::Continue
+    }
+
+    async fn on_backend(&mut self, f: Read) -> Step {
+        let Ok(Some(frame)) = f else {
+            // the backend is gone without a close: drop the client too
+            return Step::Stop;
         };
-        let closing = matches!(msg, Message::Close(_));
-        if self.client.send(msg).await.is_err() {
+        let frame = match self.grip_filter(frame).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Step::Continue,
+            Err(()) => return Step::Stop,
+        };
+        let closing = frame.opcode == OpCode::Close;
+        if self.client.send(&frame).await.is_err() {
             return Step::Stop;
         }
         if let Some(g) = &mut self.grip {
             g.wrote();
         }
         if closing {
-            // the close handshake completes when the client answers
-            self.backend = None;
+            self.backend_closed = true;
+            if self.client_closed {
+                return Step::Stop;
+            }
         }
         Step::Continue
+    }
+
+    /// GRIP's rules for backend frames: control messages, the message
+    /// prefix. `Ok(None)`: nothing for the client; `Err`: drop everything.
+    async fn grip_filter(&mut self, frame: Frame) -> Result<Option<Frame>, ()> {
+        let Some(prefix) = &self.prefix else {
+            return Ok(Some(frame));
+        };
+        match frame.opcode {
+            OpCode::Continuation => {
+                let keep = self.backend_msg == MsgState::Relay;
+                if frame.fin {
+                    self.backend_msg = MsgState::Between;
+                }
+                Ok(keep.then_some(frame))
+            }
+            OpCode::Text | OpCode::Binary => {
+                if frame.opcode == OpCode::Text && frame.payload.starts_with(CONTROL_PREFIX) {
+                    if !frame.fin {
+                        self.backend_msg = MsgState::Drop;
+                        return Ok(None);
+                    }
+                    let json = frame.payload.slice(CONTROL_PREFIX.len()..);
+                    let g = self.grip.as_mut().expect("GRIP mode has GRIP state");
+                    return match g.control(&json) {
+                        Ok(actions) => match self.apply(actions).await {
+                            Step::Continue => Ok(None),
+                            Step::Stop => Err(()),
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "invalid GRIP control message, closing");
+                            Err(())
+                        }
+                    };
+                }
+                let n = prefix.len();
+                if !frame.payload.starts_with(prefix.as_bytes()) {
+                    self.backend_msg = if frame.fin {
+                        MsgState::Between
+                    } else {
+                        MsgState::Drop
+                    };
+                    return Ok(None);
+                }
+                self.backend_msg = if frame.fin {
+                    MsgState::Between
+                } else {
+                    MsgState::Relay
+                };
+                Ok(Some(Frame {
+                    payload: frame.payload.slice(n..),
+                    ..frame
+                }))
+            }
+            _ => Ok(Some(frame)),
+        }
     }
 
     async fn apply(&mut self, actions: Vec<Action>) -> Step {
         for a in actions {
             match a {
-                Action::Send(m) => {
-                    if self.client.send(m).await.is_err() {
+                Action::Send(bytes) => {
+                    if self.client.send_raw(&bytes).await.is_err() {
                         return Step::Stop;
                     }
                     if let Some(g) = &mut self.grip {
@@ -197,17 +263,17 @@ impl Relay<'_> {
                     }
                 }
                 Action::Close(code, reason) => {
-                    let _ = self
-                        .client
-                        .send(Message::Close(close_frame(code, &reason)))
-                        .await;
+                    if self.client.send(&close_frame(code, &reason)).await.is_err() {
+                        return Step::Stop;
+                    }
+                    self.backend_closed = true;
                     if let Some(mut b) = self.backend.take() {
-                        let _ = b.close(None).await;
+                        let _ = b.send(&Frame::close(None, "")).await;
                     }
                 }
                 Action::Detach => {
                     if let Some(mut b) = self.backend.take() {
-                        let _ = b.close(None).await;
+                        let _ = b.send(&Frame::close(None, "")).await;
                     }
                 }
                 Action::Refresh => {}
@@ -217,9 +283,9 @@ impl Relay<'_> {
     }
 }
 
-async fn next_backend(b: &mut Option<BackendWs>) -> Option<Result<Message, WsError>> {
+async fn next_backend(b: &mut Option<BackendWs>) -> Read {
     match b {
-        Some(b) => b.next().await,
+        Some(b) => b.read_frame().await,
         None => std::future::pending().await,
     }
 }

@@ -1,11 +1,10 @@
-//! The `test` target's `/ws`: an echo WebSocket subscribed to channel
-//! `test` (or the `?channel=` values), so published `ws-message` items
-//! reach it.
+//! The `test` target's `/ws`: an echo WebSocket (every frame sent back as
+//! it came, pings and closes included) subscribed to channel `test` (or the
+//! `?channel=` values), so published `ws-message` items reach it.
 
-use futures_util::{SinkExt, StreamExt};
 use http::HeaderMap;
-use tokio_tungstenite::tungstenite::Message;
 
+use super::frame::{Frame, OpCode};
 use super::grip::{close_frame, Action, WsGrip};
 use super::handshake::upgrade;
 use crate::app::Ctx;
@@ -23,7 +22,6 @@ pub async fn run(
     route: &Route,
     ctx: &Ctx,
     accept: &str,
-    _debug: bool,
 ) -> Next {
     let (resource, channels) = resolve(head, route);
     if resource != Resource::Ws {
@@ -55,18 +53,13 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => {
-                let _ = ws.send(Message::Close(close_frame(Some(1001), "shutting down"))).await;
+                let _ = ws.send(&Frame::close(Some(1001), "shutting down")).await;
                 return Next::Close;
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Close(frame))) => {
-                    let _ = ws.send(Message::Close(frame)).await;
-                    return Next::Close;
-                }
-                // tungstenite answers pings itself
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(m)) => {
-                    if ws.send(m).await.is_err() {
+            f = ws.read_frame() => match f {
+                Ok(Some(frame)) => {
+                    let closing = frame.opcode == OpCode::Close;
+                    if ws.send(&frame).await.is_err() || closing {
                         return Next::Close;
                     }
                 }
@@ -75,8 +68,8 @@ pub async fn run(
             actions = async { match &mut grip { Some(g) => g.next().await, None => std::future::pending().await } } => {
                 for a in actions {
                     let sent = match a {
-                        Action::Send(m) => ws.send(m).await,
-                        Action::Close(code, reason) => ws.send(Message::Close(close_frame(code, &reason))).await,
+                        Action::Send(bytes) => ws.send_raw(&bytes).await,
+                        Action::Close(code, reason) => ws.send(&close_frame(code, &reason)).await,
                         Action::Refresh | Action::Detach => Ok(()),
                     };
                     if sent.is_err() {
