@@ -134,6 +134,7 @@ impl App {
             }
             None => None,
         };
+        ctx.hub.start_fanout(&ctx.tracker, &ctx.shutdown);
         ctx.tracker.spawn(crate::hub::run_timers(
             ctx.hub.clone(),
             ctx.shutdown.clone(),

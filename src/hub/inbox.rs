@@ -1,7 +1,8 @@
 //! A session's bounded delivery queue.
 //!
-//! The hub pushes shared [`Delivery`] values from the publishing task; the
-//! session task (one per client connection) drains them in batches. Pushing
+//! The fan-out offers shared items from its shard tasks; the session task
+//! (one per client connection) drains them in batches, unless it armed a
+//! [`DirectSink`] and the items can be written for it right away. Offering
 //! never blocks and never waits for the session: when the queue is full the
 //! inbox is marked overflowed, the session is woken, and it ends itself. A
 //! slow client therefore costs at most `capacity` pointers and never delays
@@ -9,12 +10,18 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
 use futures_util::task::AtomicWaker;
+use tokio::time::Instant;
 
+use super::direct::{DirectSink, Written};
 use crate::grip::item::Item;
+
+/// Numbers inboxes, to spread them over the fan-out shards.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// One published item for one subscription of a session.
 #[derive(Debug, Clone)]
@@ -23,6 +30,8 @@ pub struct Delivery {
     pub item: Arc<Item>,
     /// Index of the subscription (channel) within the receiving session.
     pub slot: u32,
+    /// Bytes of the item already written directly (the rest is due).
+    pub skip: u32,
 }
 
 /// What a session gets from [`Inbox::recv`].
@@ -42,6 +51,9 @@ struct State {
     queue: VecDeque<Delivery>,
     overflowed: bool,
     recover: bool,
+    direct: Option<DirectSink>,
+    /// When the last direct write happened (if the sink tracks them).
+    wrote_at: Option<Instant>,
 }
 
 /// Bounded multi-producer, single-consumer queue with one waker.
@@ -50,6 +62,7 @@ pub struct Inbox {
     state: Mutex<State>,
     capacity: usize,
     waker: AtomicWaker,
+    id: usize,
 }
 
 impl Inbox {
@@ -59,35 +72,104 @@ impl Inbox {
                 queue: VecDeque::new(),
                 overflowed: false,
                 recover: false,
+                direct: None,
+                wrote_at: None,
             }),
             capacity,
             waker: AtomicWaker::new(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// The fan-out shard (of `shards`) this inbox belongs to.
+    pub(super) fn shard(&self, shards: usize) -> usize {
+        self.id % shards.max(1)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues a delivery. Returns `false` (and drops it) when the inbox is
     /// full or already overflowed.
     pub fn push(&self, delivery: Delivery) -> bool {
-        let accepted = {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if st.overflowed {
-                false
-            } else if st.queue.len() >= self.capacity {
-                st.overflowed = true;
-                st.queue = VecDeque::new();
-                false
-            } else {
-                st.queue.push_back(delivery);
-                true
-            }
-        };
+        let accepted = self.enqueue(&mut self.lock(), delivery);
         self.waker.wake();
         accepted
     }
 
+    fn enqueue(&self, st: &mut State, delivery: Delivery) -> bool {
+        if st.overflowed {
+            false
+        } else if st.queue.len() >= self.capacity {
+            st.overflowed = true;
+            st.queue = VecDeque::new();
+            false
+        } else {
+            st.queue.push_back(delivery);
+            true
+        }
+    }
+
+    /// Hands a run of items for subscription `slot` to the session: written
+    /// to its socket at once when it armed a sink and has nothing queued,
+    /// queued otherwise. Returns how many were accepted and refused.
+    pub fn offer(&self, items: &[&Arc<Item>], slot: u32) -> (usize, usize) {
+        let mut st = self.lock();
+        let (mut from, mut skip) = (0, 0);
+        if let Some(sink) = st.direct.as_ref().filter(|_| st.queue.is_empty()) {
+            let written = sink.write(items);
+            let track = sink.track_writes;
+            if written != Written::Not && track {
+                st.wrote_at = Some(Instant::now());
+            }
+            match written {
+                Written::All => return (items.len(), 0),
+                Written::Part { items, skip: s } => (from, skip) = (items, s),
+                Written::Not => {}
+            }
+        }
+        // the session takes over from here
+        st.direct = None;
+        let mut accepted = from;
+        for (i, item) in items[from..].iter().enumerate() {
+            let d = Delivery {
+                item: Arc::clone(item),
+                slot,
+                skip: if i == 0 { skip as u32 } else { 0 },
+            };
+            if self.enqueue(&mut st, d) {
+                accepted += 1;
+            }
+        }
+        drop(st);
+        self.waker.wake();
+        (accepted, items.len() - accepted)
+    }
+
+    /// Lets the fan-out write to `sink` until [`Inbox::disarm`]; refused
+    /// (returns `false`) while anything waits for the session.
+    pub fn arm(&self, sink: DirectSink) -> bool {
+        let mut st = self.lock();
+        if !st.queue.is_empty() || st.overflowed || st.recover {
+            return false;
+        }
+        st.direct = Some(sink);
+        st.wrote_at = None;
+        true
+    }
+
+    /// Takes the sink back; returns when the fan-out last wrote to it, if
+    /// it did and was asked to track writes. Waits for a write in progress.
+    pub fn disarm(&self) -> Option<Instant> {
+        let mut st = self.lock();
+        st.direct = None;
+        st.wrote_at.take()
+    }
+
     /// Asks the session to re-request its backend.
     pub fn request_recover(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).recover = true;
+        self.lock().recover = true;
         self.waker.wake();
     }
 
@@ -130,15 +212,12 @@ impl Inbox {
     }
 
     fn is_overflowed(&self) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .overflowed
+        self.lock().overflowed
     }
 
     /// Moves queued deliveries into `out` without waiting.
     pub fn try_recv(&self, out: &mut Vec<Delivery>) -> Option<Recv> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
         if st.overflowed {
             return Some(Recv::Overflowed);
         }
@@ -166,6 +245,7 @@ mod tests {
         Delivery {
             item: Arc::new(Item::test_stream("c", &format!("{n}"))),
             slot: n,
+            skip: 0,
         }
     }
 

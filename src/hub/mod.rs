@@ -1,19 +1,25 @@
 //! The hub: channel → subscribers registry and fan-out of published items.
 //!
 //! Owned by [`crate::app`] and shared (cheap `Clone`) by the publish API and
-//! every connection task. State sits behind one std `Mutex` that is held only
-//! for short, non-blocking work: no `.await` ever happens under it. Publishing
-//! pushes the same `Arc<Item>` (whose transport encodings were built once by
-//! the publish parser) into each subscriber's [`Inbox`]; sessions do the
-//! socket writes on their own tasks.
+//! every connection task. The registry sits behind one std `Mutex` that is
+//! held only for short, non-blocking work: no `.await` ever happens under
+//! it. Publishing sequences an item and hands the same `Arc<Item>` (whose
+//! transport encodings the publish parser built once) to the fan-out
+//! (`fanout.rs`): one job per shard, each shard a task that offers items to
+//! its subscribers' [`Inbox`]es. An idle stream session lets the shard write
+//! plain chunks to its socket directly (`direct.rs`); everything else is
+//! queued and the session task writes it.
 //!
 //! Subscriptions are RAII guards: dropping a [`Subscription`] removes it at
 //! once and deletes the channel entry when it was the last one.
 
+mod direct;
+mod fanout;
 mod inbox;
 mod registry;
 pub mod sequencer;
 
+pub use direct::DirectSink;
 pub use inbox::{Delivery, Inbox, Recv};
 pub use registry::{Hub, HubConfig, HubStats, SubMode, Subscription, FIRST_SUBSCRIPTION_DELAY};
 

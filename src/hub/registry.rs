@@ -8,8 +8,10 @@ use std::time::Duration;
 use slab::Slab;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::inbox::{Delivery, Inbox};
+use super::fanout::{Fanout, Target, Targets};
+use super::inbox::Inbox;
 use super::sequencer::Sequencer;
 use crate::grip::item::Item;
 
@@ -25,7 +27,7 @@ pub enum SubMode {
 }
 
 impl SubMode {
-    fn wants(self, item: &Item) -> bool {
+    pub(super) fn wants(self, item: &Item) -> bool {
         match self {
             SubMode::Response => item.http_response.is_some(),
             SubMode::Stream => item.http_stream.is_some(),
@@ -47,13 +49,29 @@ struct Channel {
     /// Set when the last (long-poll) subscriber left: the channel still
     /// counts as subscribed until then.
     linger_until: Option<Instant>,
+    /// The fan-out's snapshot of `subs`, until they change.
+    targets: Option<Arc<Targets>>,
+}
+
+impl Channel {
+    fn targets(&mut self, shards: usize) -> Arc<Targets> {
+        let subs = &self.subs;
+        self.targets
+            .get_or_insert_with(|| {
+                let all = subs.iter().map(|(_, s)| Target {
+                    inbox: s.inbox.clone(),
+                    slot: s.slot,
+                    mode: s.mode,
+                });
+                Arc::new(Targets::new(all, shards))
+            })
+            .clone()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     published: AtomicU64,
-    delivered: AtomicU64,
-    overflowed: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -68,6 +86,7 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     counters: Counters,
+    fanout: Fanout,
     config: HubConfig,
     /// Wakes the hub's timer task when a first-subscription refresh is due.
     timers: Notify,
@@ -80,6 +99,8 @@ pub struct HubConfig {
     pub id_cache_ttl: Duration,
     pub subscription_linger: Duration,
     pub update_on_first_subscription: bool,
+    /// Fan-out shards (tasks delivering in parallel): one per CPU.
+    pub fanout_shards: usize,
 }
 
 impl Default for HubConfig {
@@ -95,6 +116,7 @@ impl From<&crate::config::Config> for HubConfig {
             id_cache_ttl: c.id_cache_ttl,
             subscription_linger: c.subscription_linger,
             update_on_first_subscription: c.update_on_first_subscription,
+            fanout_shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -147,6 +169,7 @@ impl Drop for Subscription {
             return;
         };
         let mode = ch.subs.try_remove(self.key).map(|s| s.mode);
+        ch.targets = None;
         if !ch.subs.is_empty() {
             return;
         }
@@ -174,6 +197,7 @@ impl Hub {
                     first_subs: Vec::new(),
                 }),
                 counters: Counters::default(),
+                fanout: Fanout::new(config.fanout_shards),
                 config,
                 timers: Notify::new(),
             }),
@@ -205,6 +229,7 @@ impl Hub {
         };
         let ch = st.channels.entry(name.clone()).or_default();
         ch.linger_until = None;
+        ch.targets = None;
         let key = ch.subs.insert(Subscriber { inbox, slot, mode });
         if first && self.inner.config.update_on_first_subscription && mode != SubMode::WebSocket {
             st.first_subs
@@ -235,37 +260,40 @@ impl Hub {
             .add(item.clone(), subscribed && !item.no_seq, Instant::now());
         let mut n = 0;
         for it in &ready {
-            n += self.fan_out(&st, it);
+            n += self.fan_out(&mut st, it);
         }
         n
     }
 
-    fn fan_out(&self, st: &State, item: &Arc<Item>) -> usize {
-        let Some(ch) = st.channels.get(item.channel.as_str()) else {
+    /// Hands one ready item to the fan-out; returns how many subscribers
+    /// want it.
+    fn fan_out(&self, st: &mut State, item: &Arc<Item>) -> usize {
+        let Some(ch) = st.channels.get_mut(item.channel.as_str()) else {
             return 0;
         };
-        let mut accepted = 0;
-        let mut refused = 0;
-        for (_, s) in ch.subs.iter() {
-            if !s.mode.wants(item) {
-                continue;
-            }
-            let d = Delivery {
-                item: item.clone(),
-                slot: s.slot,
-            };
-            if s.inbox.push(d) {
-                accepted += 1;
-            } else {
-                refused += 1;
-            }
+        let fanout = &self.inner.fanout;
+        let targets = ch.targets(fanout.shards());
+        fanout.send(item, &targets);
+        targets.wanting(item)
+    }
+
+    /// Starts the fan-out's shard tasks; until then `publish` delivers
+    /// inline.
+    pub fn start_fanout(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        shutdown: &CancellationToken,
+    ) {
+        let fanout = &self.inner.fanout;
+        for i in 0..fanout.shards() {
+            let hub = self.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                let inner = &hub.inner;
+                inner.fanout.run_shard(i, shutdown).await;
+            });
         }
-        let c = &self.inner.counters;
-        c.delivered.fetch_add(accepted as u64, Ordering::Relaxed);
-        if refused > 0 {
-            c.overflowed.fetch_add(refused, Ordering::Relaxed);
-        }
-        accepted
+        fanout.set_running();
     }
 
     /// Once a second: release items that waited too long, end lingering
@@ -285,7 +313,7 @@ impl Hub {
         }
         let ready = st.seq.tick(now);
         for it in &ready {
-            self.fan_out(&st, it);
+            self.fan_out(&mut st, it);
         }
     }
 
@@ -351,12 +379,13 @@ impl Hub {
     pub fn stats(&self) -> HubStats {
         let st = self.lock();
         let c = &self.inner.counters;
+        let (delivered, overflowed) = self.inner.fanout.counts();
         HubStats {
             channels: st.channels.len(),
             subscriptions: st.channels.values().map(|c| c.subs.len()).sum(),
             published: c.published.load(Ordering::Relaxed),
-            delivered: c.delivered.load(Ordering::Relaxed),
-            overflowed: c.overflowed.load(Ordering::Relaxed),
+            delivered,
+            overflowed,
         }
     }
 }

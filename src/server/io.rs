@@ -6,9 +6,9 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::http1::{parse_request_head, BodyDecoder, BodyError, Decoded, HeadError, RequestHead};
@@ -32,7 +32,9 @@ pub enum ReadError {
 /// One accepted client connection.
 #[derive(Debug)]
 pub struct ClientConn {
-    pub stream: TcpStream,
+    /// Shared only while a stream hold lets the hub write published chunks
+    /// to it directly (see [`crate::hub::DirectSink`]); otherwise unique.
+    pub stream: Arc<TcpStream>,
     pub rbuf: BytesMut,
     pub peer: SocketAddr,
     /// The peer closed its side (EOF seen).
@@ -42,7 +44,7 @@ pub struct ClientConn {
 impl ClientConn {
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
         ClientConn {
-            stream,
+            stream: Arc::new(stream),
             rbuf: BytesMut::new(),
             peer,
             eof: false,
@@ -100,7 +102,15 @@ impl ClientConn {
     }
 
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data).await
+        write_all(&self.stream, data).await
+    }
+
+    /// The socket for code that needs it exclusively (WebSockets). Only a
+    /// stream hold ever shares it, and it takes its share back when it
+    /// ends, so this fails only on a bug.
+    pub fn exclusive(&mut self) -> io::Result<&mut TcpStream> {
+        Arc::get_mut(&mut self.stream)
+            .ok_or_else(|| io::Error::other("client socket unexpectedly shared"))
     }
 
     /// Drops the read buffer's memory when it holds nothing.

@@ -3,7 +3,7 @@
 //! client leaving, or shutdown. With a `Grip-Link rel=next` the session also
 //! fetches that link (after `timeout` without publishes, on `hint`, on a gap
 //! in a channel's ids, on recover) and appends its body; see
-//! [`super::stream_link`].
+//! `stream_link.rs`.
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use crate::app::Ctx;
 use crate::grip::instruct::{Instruct, KeepAliveMode};
 use crate::grip::item::{encode_chunk, HttpStream};
 use crate::grip::link::Url;
-use crate::hub::{Delivery, Inbox, Recv, SubMode};
+use crate::hub::{Delivery, DirectSink, Inbox, Recv, SubMode};
 use crate::proxy::accept::held_head;
 use crate::proxy::pool::Conn;
 use crate::proxy::RequestContext;
@@ -137,6 +137,25 @@ pub async fn run(
             Next::Close
         }
         End::ClientGone | End::Overflow | End::WriteFailed => Next::Close,
+    }
+}
+
+/// A sink the fan-out may write to; dropping it disarms the inbox, so the
+/// session always gets its socket back before it writes or ends.
+struct Armed(Option<Arc<Inbox>>);
+
+impl Armed {
+    /// Takes the socket back; when the fan-out last wrote, if it did.
+    fn disarm(mut self) -> Option<Instant> {
+        self.0.take().and_then(|inbox| inbox.disarm())
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        if let Some(inbox) = self.0.take() {
+            inbox.disarm();
+        }
     }
 }
 
@@ -304,15 +323,19 @@ impl StreamSession<'_> {
         loop {
             let deadline = earliest(self.ka_deadline, self.link_deadline);
             let timer = set_timer(timer.as_mut(), deadline);
-            let update = match wait(
+            let armed = self.arm_direct();
+            let woke = wait(
                 shutdown.as_mut(),
                 &self.inbox,
                 &mut batch,
                 timer,
                 &conn.stream,
             )
-            .await
-            {
+            .await;
+            if let Some(wrote_at) = armed.and_then(Armed::disarm) {
+                self.wrote_directly(wrote_at);
+            }
+            let update = match woke {
                 Wake::Shutdown => return End::Shutdown,
                 Wake::ClientClosed => return End::ClientGone,
                 Wake::Inbox(Recv::Overflowed) => return End::Overflow,
@@ -336,6 +359,43 @@ impl StreamSession<'_> {
                     return end;
                 }
                 self.arm_timers();
+            }
+        }
+    }
+
+    /// Lets the fan-out write deliveries straight to the client while the
+    /// session sleeps, when nothing about them is per-session: no filters,
+    /// no ids to track, no link to refresh.
+    fn arm_direct(&self) -> Option<Armed> {
+        let plain = self.ins.next_link.is_none()
+            && self
+                .channels
+                .iter()
+                .all(|c| c.spec.filters.is_empty() && c.spec.prev_id.is_none());
+        if !plain {
+            return None;
+        }
+        let track_writes = self
+            .ins
+            .keep_alive
+            .as_ref()
+            .is_some_and(|k| k.mode == KeepAliveMode::Idle);
+        let sink = DirectSink {
+            stream: self.conn.stream.clone(),
+            chunked: self.framing == Framing::Chunked,
+            track_writes,
+        };
+        self.inbox
+            .arm(sink)
+            .then(|| Armed(Some(self.inbox.clone())))
+    }
+
+    /// The fan-out wrote to the client at `at`: an idle-mode keep-alive
+    /// counts from there.
+    fn wrote_directly(&mut self, at: Instant) {
+        if let Some(k) = &self.ins.keep_alive {
+            if k.mode == KeepAliveMode::Idle {
+                self.ka_deadline = Some(at + jittered(k.timeout));
             }
         }
     }
@@ -372,14 +432,20 @@ impl StreamSession<'_> {
                         cf,
                     ) {
                         // the chunk encoded once at publish time, shared
-                        Filtered::Same if self.framing == Framing::Chunked => {
-                            if !s.chunk.is_empty() {
-                                parts.push(s.chunk.clone());
+                        Filtered::Same => {
+                            // encoded once at publish time and shared; the
+                            // fan-out may have written the start already
+                            let whole = match self.framing {
+                                Framing::Chunked => &s.chunk,
+                                _ => &s.content,
+                            };
+                            let rest = whole.slice((d.skip as usize).min(whole.len())..);
+                            if !rest.is_empty() {
+                                parts.push(rest);
                             }
                         }
-                        Filtered::Same if !s.content.is_empty() => parts.push(s.content.clone()),
                         Filtered::Send(b) if !b.is_empty() => parts.push(frame(self.framing, &b)),
-                        Filtered::Same | Filtered::Send(_) | Filtered::Drop => {}
+                        Filtered::Send(_) | Filtered::Drop => {}
                         Filtered::Error(e) => {
                             result = Err(End::Error(e));
                             break;

@@ -84,7 +84,7 @@ pub async fn upgrade<'a>(
     write_response_head(&mut out, Version::Http11, &head);
     write_all(&conn.stream, &out).await?;
     let leftover = std::mem::take(&mut conn.rbuf);
-    Ok(WsSocket::new(&mut conn.stream, leftover, Role::Server))
+    Ok(WsSocket::new(conn.exclusive()?, leftover, Role::Server))
 }
 
 #[cfg(test)]

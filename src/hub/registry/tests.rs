@@ -101,3 +101,58 @@ async fn first_subscription_and_recover_ask_sessions_to_re_request() {
     hub.recover();
     assert_eq!(inbox.try_recv(&mut Vec::new()), Some(Recv::Recover));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_tasks_deliver_everything_in_order_and_follow_subscription_changes() {
+    let hub = Hub::with_config(HubConfig {
+        fanout_shards: 3,
+        ..quiet()
+    });
+    let tracker = tokio_util::task::TaskTracker::new();
+    let shutdown = CancellationToken::new();
+    hub.start_fanout(&tracker, &shutdown);
+    let inboxes: Vec<_> = (0..50).map(|_| Inbox::new(1000)).collect();
+    let subs: Vec<_> = inboxes
+        .iter()
+        .map(|i| hub.subscribe("c", i.clone(), 7, SubMode::Stream).0)
+        .collect();
+    for n in 0..100 {
+        assert_eq!(publish(&hub, "c", &n.to_string()), 50);
+    }
+    // a subscriber that leaves gets nothing published afterwards
+    drop(subs);
+    let (_late, _) = hub.subscribe("c", inboxes[0].clone(), 8, SubMode::Stream);
+    publish(&hub, "c", "late");
+    for (i, inbox) in inboxes.iter().enumerate() {
+        let want = if i == 0 { 101 } else { 100 };
+        let mut got = Vec::new();
+        while got.len() < want {
+            let mut out = Vec::new();
+            let r = tokio::time::timeout(Duration::from_secs(5), inbox.recv(&mut out))
+                .await
+                .expect("deliveries arrived");
+            assert_eq!(r, Recv::Items);
+            got.extend(out);
+        }
+        let texts: Vec<String> = got
+            .iter()
+            .map(|d| match &d.item.http_stream {
+                Some(crate::grip::item::HttpStream::Send(s)) => {
+                    String::from_utf8(s.content.to_vec()).unwrap()
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        let mut want_texts: Vec<String> = (0..100).map(|n| n.to_string()).collect();
+        if i == 0 {
+            want_texts.push("late".into());
+            assert_eq!(got.last().unwrap().slot, 8);
+        }
+        assert_eq!(texts, want_texts, "inbox {i}");
+        assert!(inbox.try_recv(&mut Vec::new()).is_none(), "inbox {i}");
+    }
+    assert_eq!(hub.stats().delivered, 50 * 100 + 1);
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
