@@ -194,21 +194,23 @@ impl Fanout {
 
 /// Offers `items` (one channel's, in order) to each target that wants them.
 fn deliver(items: &[Arc<Item>], targets: &[Target], tally: &Tally) {
+    let offered: usize = targets
+        .iter()
+        .map(|t| items.iter().filter(|i| t.mode.wants(i)).count())
+        .sum();
+    tally.offered.fetch_add(offered as u64, Ordering::Relaxed);
     let mut picked: Vec<&Arc<Item>> = Vec::with_capacity(items.len());
+    let mut refused = 0;
     for t in targets {
         picked.clear();
         picked.extend(items.iter().filter(|i| t.mode.wants(i)));
-        if picked.is_empty() {
-            continue;
+        if !picked.is_empty() {
+            refused += t.inbox.offer(&picked, t.slot).1;
         }
+    }
+    if refused > 0 {
         tally
-            .offered
-            .fetch_add(picked.len() as u64, Ordering::Relaxed);
-        let (_, refused) = t.inbox.offer(&picked, t.slot);
-        if refused > 0 {
-            tally
-                .overflowed
-                .fetch_add(refused as u64, Ordering::Relaxed);
-        }
+            .overflowed
+            .fetch_add(refused as u64, Ordering::Relaxed);
     }
 }
