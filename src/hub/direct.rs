@@ -10,13 +10,14 @@
 //! `close`, an item with content filters) disarms the sink and goes through
 //! the queue, which the session drains in order.
 
+use std::io::{self, IoSlice};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use socket2::SockRef;
 use tokio::net::TcpStream;
 
 use crate::grip::item::{HttpStream, Item};
-use crate::server::io::try_write_vectored_now;
 
 /// Items written per system call at most.
 const MAX_PARTS: usize = 32;
@@ -71,7 +72,7 @@ impl DirectSink {
                 total += p.len();
             }
             let parts = &parts[..group.len()];
-            let Ok(n) = try_write_vectored_now(&self.stream, parts) else {
+            let Ok(n) = send_now(&self.stream, parts) else {
                 return if done_items == 0 {
                     Written::Not
                 } else {
@@ -92,6 +93,41 @@ impl DirectSink {
         }
         Written::All
     }
+}
+
+/// Writes as much of `parts` as the socket takes without waiting, straight
+/// through the system call: tokio's readiness state stays as it was, which
+/// is safe (the session's next write finds out for itself if the socket is
+/// full) and spares a delivery the bookkeeping.
+fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
+    let sock = SockRef::from(stream);
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut done = 0;
+    while done < total {
+        let (mut iov, mut n, mut skip) = ([IoSlice::new(&[]); MAX_PARTS], 0, done);
+        for p in parts {
+            if skip >= p.len() {
+                skip -= p.len();
+                continue;
+            }
+            iov[n] = IoSlice::new(&p[skip..]);
+            n += 1;
+            skip = 0;
+        }
+        let sent = if n == 1 {
+            sock.send(&iov[0])
+        } else {
+            sock.send_vectored(&iov[..n])
+        };
+        match sent {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => done += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// After `n` bytes of `parts`: how many parts went out whole, and how many

@@ -23,7 +23,7 @@ use crate::grip::item::Item;
 /// Items handed to one subscriber in one go at most.
 const MAX_RUN: usize = 64;
 /// Subscribers a shard serves before letting other tasks run.
-const YIELD_EVERY: usize = 256;
+const YIELD_EVERY: usize = 32;
 
 /// One subscription as the fan-out sees it.
 #[derive(Debug)]
