@@ -31,6 +31,8 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// Every connection and session task, so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Spaces out re-requests after recover, first subscriptions, id gaps.
+    pub pacer: crate::session::pacer::Pacer,
 }
 
 /// Shared handle to the context.
@@ -116,6 +118,7 @@ impl App {
             signer,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            pacer: Default::default(),
         });
         let mut http_addrs = Vec::new();
         for l in listeners {

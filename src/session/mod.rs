@@ -6,6 +6,7 @@ pub mod common;
 pub mod filters;
 pub mod link;
 pub mod longpoll;
+pub mod pacer;
 pub mod stream;
 mod stream_link;
 
@@ -20,7 +21,10 @@ pub async fn run(conn: &mut ClientConn, hold: Hold, ctx: &Ctx) -> Flow {
     if ins.hold == Some(HoldMode::Response) {
         match Box::pin(longpoll::run(conn, &rc, ins, ctx)).await {
             longpoll::End::Done(next) => Flow::Done(next),
-            longpoll::End::Retry(grip_last) => Flow::Retry(rc, grip_last),
+            longpoll::End::Retry(grip_last) => {
+                ctx.pacer.wait(&ctx.shutdown).await;
+                Flow::Retry(rc, grip_last)
+            }
         }
     } else {
         Flow::Done(Box::pin(stream::run(conn, &rc, ins, ctx, rest)).await)

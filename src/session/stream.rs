@@ -339,7 +339,14 @@ impl StreamSession<'_> {
                 Wake::Shutdown => return End::Shutdown,
                 Wake::ClientClosed => return End::ClientGone,
                 Wake::Inbox(Recv::Overflowed) => return End::Overflow,
-                Wake::Inbox(Recv::Recover) => self.ins.next_link.is_some(),
+                Wake::Inbox(Recv::Recover) => {
+                    let update = self.ins.next_link.is_some();
+                    if update {
+                        // low priority: take a turn with everyone else
+                        ctx.pacer.wait(&ctx.shutdown).await;
+                    }
+                    update
+                }
                 Wake::Inbox(Recv::Items) => match self.deliver(&mut batch).await {
                     Ok(update) => update,
                     Err(end) => return end,
