@@ -111,8 +111,10 @@ impl Fanout {
     /// (under the registry lock), which is the order each subscriber sees.
     pub(super) fn send(&self, item: &Arc<Item>, targets: &Arc<Targets>) {
         if !self.running.load(Ordering::Acquire) {
+            let items = std::slice::from_ref(item);
+            let mut picked = Vec::with_capacity(1);
             for (shard, part) in self.shards.iter().zip(targets.per_shard.iter()) {
-                deliver(std::slice::from_ref(item), part, &shard.tally);
+                deliver(items, part, &shard.tally, &mut picked);
             }
             return;
         }
@@ -170,13 +172,15 @@ impl Fanout {
                 {
                     run.extend(jobs.pop_front().map(|j| j.item));
                 }
+                let mut picked = Vec::with_capacity(run.len());
                 let mut parts = targets.per_shard[index].chunks(YIELD_EVERY).peekable();
                 while let Some(part) = parts.next() {
-                    deliver(&run, part, tally);
+                    deliver(&run, part, tally, &mut picked);
                     if parts.peek().is_some() {
                         tokio::task::yield_now().await;
                     }
                 }
+                drop(picked);
                 run.clear();
             }
         }
@@ -192,14 +196,19 @@ impl Fanout {
     }
 }
 
-/// Offers `items` (one channel's, in order) to each target that wants them.
-fn deliver(items: &[Arc<Item>], targets: &[Target], tally: &Tally) {
+/// Offers `items` (one channel's, in order) to each target that wants them;
+/// `picked` is scratch space, reused so a delivery allocates nothing.
+fn deliver<'a>(
+    items: &'a [Arc<Item>],
+    targets: &[Target],
+    tally: &Tally,
+    picked: &mut Vec<&'a Arc<Item>>,
+) {
     let offered: usize = targets
         .iter()
         .map(|t| items.iter().filter(|i| t.mode.wants(i)).count())
         .sum();
     tally.offered.fetch_add(offered as u64, Ordering::Relaxed);
-    let mut picked: Vec<&Arc<Item>> = Vec::with_capacity(items.len());
     let mut refused = 0;
     for t in targets {
         picked.clear();
