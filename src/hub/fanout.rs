@@ -214,7 +214,7 @@ fn deliver<'a>(
         picked.clear();
         picked.extend(items.iter().filter(|i| t.mode.wants(i)));
         if !picked.is_empty() {
-            refused += t.inbox.offer(&picked, t.slot).1;
+            refused += t.inbox.offer(picked, t.slot).1;
         }
     }
     if refused > 0 {
