@@ -245,7 +245,8 @@ fn parse_keep_alive(v: &str) -> R<KeepAlive> {
         Some("interval") => KeepAliveMode::Interval,
         Some(m) => return Err(format!("no such Grip-Keep-Alive mode '{m}'")),
     };
-    let timeout = match find(&params, "timeout").and_then(|p| p.value.as_deref()) {
+    // a `timeout` without a value reads as empty, which is no number
+    let timeout = match find(&params, "timeout").map(|p| p.value.as_deref().unwrap_or("")) {
         None => DEFAULT_TIMEOUT,
         Some(t) => match parse_int(t) {
             None => return Err("failed to parse Grip-Keep-Alive timeout value".into()),
@@ -312,15 +313,16 @@ fn parse_links(headers: &HeaderMap) -> R<(Option<Link>, Option<String>)> {
             .strip_prefix('<')
             .and_then(|v| v.strip_suffix('>'))
             .filter(|v| !v.is_empty())
-            .ok_or("failed to parse Grip-Link value")?;
-        if uri.chars().any(|c| c.is_whitespace()) {
-            return Err("Grip-Link contains invalid link".into());
-        }
+            .map(encode_link);
         if rel == Some("gone") {
-            gone = Some(uri.to_owned());
+            // 1.36 knows no gone links, so a malformed one is no error
+            if let Some(uri) = uri {
+                gone = Some(uri);
+            }
             continue;
         }
-        let timeout = match find(&params, "timeout").and_then(|p| p.value.as_deref()) {
+        let uri = uri.ok_or("failed to parse Grip-Link value")?;
+        let timeout = match find(&params, "timeout").map(|p| p.value.as_deref().unwrap_or("")) {
             None => DEFAULT_LINK_TIMEOUT,
             Some(t) => match parse_int(t) {
                 None => return Err("failed to parse Grip-Link timeout value".into()),
@@ -329,11 +331,25 @@ fn parse_links(headers: &HeaderMap) -> R<(Option<Link>, Option<String>)> {
             },
         };
         next = Some(Link {
-            uri: uri.to_owned(),
+            uri,
             timeout: Duration::from_secs(timeout),
         });
     }
     Ok((next, gone))
+}
+
+/// A link as 1.36 reads it (leniently): characters that may not appear in
+/// a URL, such as spaces, are percent-encoded rather than refused.
+fn encode_link(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for b in uri.bytes() {
+        if b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn int_field(o: &Map<String, Value>, key: &str, what: &str) -> R<Option<i64>> {
@@ -363,7 +379,10 @@ fn bin_field(o: &Map<String, Value>, key: &str, what: &str) -> R<Option<Bytes>> 
 }
 
 fn apply_json(ins: &mut Instruct) -> R<()> {
-    let v: Value = serde_json::from_slice(&ins.response.body)
+    // like Qt's JSON reader, allow a UTF-8 byte order mark
+    let body = &ins.response.body;
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let v: Value = serde_json::from_slice(text)
         .map_err(|_| "failed to parse application/grip-instruct content as JSON".to_owned())?;
     let Value::Object(o) = v else {
         return Err("instruct must be an object".into());

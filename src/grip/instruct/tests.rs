@@ -178,6 +178,15 @@ fn header_errors() {
             &[("Grip-Link", "</x>; rel=next; timeout=-1")],
             "Grip-Link timeout has invalid value",
         ),
+        // a parameter without a value is present but empty
+        (
+            &[("Grip-Keep-Alive", "x; timeout")],
+            "failed to parse Grip-Keep-Alive timeout value",
+        ),
+        (
+            &[("Grip-Link", "</x>; rel=next; timeout")],
+            "failed to parse Grip-Link timeout value",
+        ),
     ];
     for (h, want) in cases {
         assert_eq!(parse_h(h).unwrap_err(), *want, "{h:?}");
@@ -343,4 +352,24 @@ fn json_errors() {
     for (body, want) in cases {
         assert_eq!(json(body).unwrap_err(), want, "{body}");
     }
+}
+
+#[test]
+fn links_are_read_leniently() {
+    // unsafe characters are percent-encoded, as 1.36 does
+    let i = parse_h(&[("Grip-Link", "</a b>; rel=next")]).unwrap();
+    assert_eq!(i.next_link.unwrap().uri, "/a%20b");
+    // 1.36 has no gone links: a malformed one is ignored, not an error
+    let i = parse_h(&[("Grip-Link", "/gone; rel=gone")]).unwrap();
+    assert_eq!(i.gone_link, None);
+    let i = parse_h(&[("Grip-Link", "<>; rel=gone, </n>; rel=next")]).unwrap();
+    assert_eq!(i.gone_link, None);
+    assert_eq!(i.next_link.unwrap().uri, "/n");
+}
+
+#[test]
+fn instruct_json_may_start_with_a_byte_order_mark() {
+    let i = json("\u{feff}{\"hold\": {\"mode\": \"stream\", \"channels\": [{\"name\": \"a\"}]}}")
+        .unwrap();
+    assert_eq!(i.hold, Some(HoldMode::Stream));
 }
