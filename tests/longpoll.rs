@@ -56,6 +56,30 @@ async fn published_response_overlays_the_held_one() {
 }
 
 #[tokio::test]
+async fn published_framing_headers_are_dropped_and_expose_headers_removes() {
+    let b = Backend::start().await;
+    b.route("/lp", lp("lp1x"));
+    let p = Proxy::to(&b.target()).await;
+    let mut c = RawClient::get(p.http, "/lp").await;
+    held(&p, "lp1x", 1).await;
+    // 1.36: the item's Connection and Transfer-Encoding never reach the
+    // client, and Grip-Expose-Headers names headers to take out
+    p.publish(json!([{"channel": "lp1x", "formats": {"http-response": {
+        "headers": [["Transfer-Encoding", "chunked"], ["Connection", "close"],
+                    ["Grip-Expose-Headers", "X-Original, x-gone"], ["X-Gone", "1"], ["X-Kept", "2"]],
+        "body": "pushed\n"}}}]))
+        .await;
+    c.read_head().await;
+    assert_eq!(c.read_to_end(Duration::from_secs(5)).await, b"pushed\n");
+    assert_eq!(c.header("content-length"), Some("7"));
+    assert_eq!(c.header("x-kept"), Some("2"));
+    assert_eq!(c.header("x-override"), Some("from-backend"));
+    for gone in ["transfer-encoding", "connection", "x-original", "x-gone"] {
+        assert!(c.header(gone).is_none(), "{gone} was sent");
+    }
+}
+
+#[tokio::test]
 async fn every_subscriber_answers_and_stream_items_are_ignored() {
     let b = Backend::start().await;
     b.route("/lp", lp("lp2"));

@@ -202,6 +202,10 @@ fn take_first(
 
 /// The held response's head with the published one laid over it: status
 /// and reason from the item, its headers replacing same-named held ones.
+/// As in 1.36, the item's `Grip-*` headers are dropped, except that the
+/// names its `Grip-Expose-Headers` lists are *removed* from the result, and
+/// its `Connection`/`Transfer-Encoding` never reach the client (the
+/// response is framed by `Content-Length`).
 fn published_head(ins: &Instruct, send: &ResponseSend, _item: &Item) -> ResponseHead {
     let mut head = held_head(ins);
     head.status = send.code;
@@ -210,10 +214,21 @@ fn published_head(ins: &Instruct, send: &ResponseSend, _item: &Item) -> Response
     } else {
         send.reason.clone()
     };
+    let removed: Vec<String> = send
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("grip-expose-headers"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
     let item_headers: Vec<(HeaderName, HeaderValue)> = send
         .headers
         .iter()
-        .filter(|(n, _)| !n.to_ascii_lowercase().starts_with("grip-"))
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            !n.starts_with("grip-") && n != "connection" && n != "transfer-encoding"
+        })
         .filter_map(|(n, v)| {
             Some((
                 HeaderName::from_bytes(n.as_bytes()).ok()?,
@@ -228,5 +243,8 @@ fn published_head(ins: &Instruct, send: &ResponseSend, _item: &Item) -> Response
         head.headers.append(n, v);
     }
     head.headers.remove(http::header::CONTENT_LENGTH);
+    for name in removed {
+        head.headers.remove(name.as_str());
+    }
     head
 }
