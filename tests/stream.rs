@@ -229,6 +229,15 @@ async fn large_initial_bodies() {
     assert!(c.read_until_contains(b"tail\n").await.ends_with(b"stail\n"));
     let r = request(p.http, "GET", "/big-response", &[], b"").await;
     assert_eq!(r.status, 502);
+    // the refusal leaves the client connection usable, as in 1.36
+    let mut c = RawClient::get(p.http, "/big-response").await;
+    c.read_head().await;
+    assert_eq!(c.status, Some(502));
+    assert!(c.header("connection").is_none());
+    c.read_to_end(Duration::from_secs(5)).await;
+    c.send_request("GET", "/big-response", &[], b"").await;
+    c.read_head().await;
+    assert_eq!(c.status, Some(502));
 }
 
 #[tokio::test]
@@ -260,4 +269,53 @@ async fn route_prefix_is_added_to_channels() {
     p.publish_stream("chan", "unprefixed\n").await;
     p.publish_stream("app1-chan", "prefixed\n").await;
     assert_eq!(c.read_until_contains(b"prefixed\n").await, b"w\nprefixed\n");
+}
+
+#[tokio::test]
+async fn no_content_stream_hold_sends_the_head_alone() {
+    let b = Backend::start().await;
+    b.fixed("/nc", || {
+        Reply::new(204)
+            .header("Grip-Hold", "stream")
+            .header("Grip-Channel", "nc")
+    });
+    b.fixed("/after", || Reply::text(200, "after\n"));
+    let p = Proxy::to(&b.target()).await;
+    let mut c = RawClient::get(p.http, "/nc").await;
+    c.read_head().await;
+    assert_eq!(c.status, Some(204));
+    assert!(c.header("transfer-encoding").is_none());
+    subscribed(&p, "nc", 1).await;
+    // published content has nowhere to go (1.36 drops it); close ends the
+    // hold and the connection serves the next request with no stray bytes
+    p.publish(json!([
+        {"channel": "nc", "formats": {"http-stream": {"content": "dropped\n"}}},
+        {"channel": "nc", "formats": {"http-stream": {"action": "close"}}}
+    ]))
+    .await;
+    c.send_request("GET", "/after", &[], b"").await;
+    c.read_head().await;
+    assert_eq!(c.status, Some(200));
+    assert_eq!(c.read_to_end(Duration::from_secs(5)).await, b"after\n");
+}
+
+#[tokio::test]
+async fn prev_id_without_next_link_ends_at_once_with_content_length() {
+    let b = Backend::start().await;
+    b.fixed("/pv", || {
+        Reply::text(200, "hi\n")
+            .header("Grip-Hold", "stream")
+            .header("Grip-Channel", "pv; prev-id=1")
+    });
+    b.fixed("/after", || Reply::text(200, "after\n"));
+    let p = Proxy::to(&b.target()).await;
+    let mut c = RawClient::get(p.http, "/pv").await;
+    c.read_head().await;
+    assert_eq!(c.header("content-length"), Some("3"));
+    assert!(c.header("transfer-encoding").is_none());
+    assert_eq!(c.read_to_end(Duration::from_secs(5)).await, b"hi\n");
+    // 1.36 keeps the connection
+    c.send_request("GET", "/after", &[], b"").await;
+    c.read_head().await;
+    assert_eq!(c.read_to_end(Duration::from_secs(5)).await, b"after\n");
 }

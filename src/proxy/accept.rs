@@ -105,8 +105,9 @@ async fn too_large(
             }))
         }
         _ => {
+            // the request was sent whole, so the client connection lives on
             let err = ProxyError::InstructTooLarge(backend_label(&rc));
-            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, false).await)
+            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
         }
     }
 }
@@ -136,6 +137,9 @@ pub async fn respond_or_hold(
             return Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
         }
     };
+    if let Some(msg) = unfollowable_prev_id(&ins) {
+        return Outcome::Done(refuse_stream(conn, &rc, &ins, &msg).await);
+    }
     if ins.hold.is_some() || ins.next_link.is_some() {
         return Outcome::Hold(Box::new(Hold {
             rc,
@@ -152,6 +156,39 @@ pub async fn respond_or_hold(
         }
     };
     Outcome::Done(write_complete(conn, &rc, head, &body).await)
+}
+
+/// A stream hold whose channel has a `prev-id` but which gave no next link
+/// to recover from: the session fails as soon as it starts.
+pub fn unfollowable_prev_id(ins: &Instruct) -> Option<String> {
+    if ins.hold != Some(instruct::HoldMode::Stream) || ins.next_link.is_some() {
+        return None;
+    }
+    let c = ins.channels.iter().find(|c| c.prev_id.is_some())?;
+    Some(format!(
+        "channel '{}' specifies prev-id, but no next link found",
+        c.name
+    ))
+}
+
+/// Ends a stream hold that failed before holding. 1.36 has the initial
+/// response and its end in hand at once, so the client gets it complete,
+/// with `Content-Length`, and the connection stays open.
+async fn refuse_stream(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    ins: &Instruct,
+    msg: &str,
+) -> crate::server::conn::Next {
+    tracing::debug!(error = %msg, "stream hold failed");
+    let mut body = match session::filters::proxy_content(ins, &ins.response.body) {
+        Ok(b) => b.to_vec(),
+        Err(_) => Vec::new(),
+    };
+    if rc.debug {
+        body.extend_from_slice(format!("\n\n{msg}\n").as_bytes());
+    }
+    write_complete(conn, rc, held_head(ins), &body).await
 }
 
 /// The response head of an instruct's response (no `Content-Length`).

@@ -27,7 +27,7 @@ use crate::server::conn::Next;
 use crate::server::io::{
     remaining, try_write_bytes_now, try_write_vectored_now, write_all_vectored, ClientConn,
 };
-use crate::server::respond::{encode_head, prepare_streaming, BodyWriter, Framing};
+use crate::server::respond::{encode_head, has_body, prepare_streaming, BodyWriter, Framing};
 
 /// Why a stream hold ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,10 @@ pub async fn run(
     let mut keep_alive = rc.keep_alive;
     let (head, framing) = {
         let mut head = held_head(&ins);
-        let framing = prepare_streaming(&mut head, rc.head.version, true, &mut keep_alive);
+        // a 204 or 304 has no body: 1.36 sends the head alone and drops
+        // whatever is published (a HEAD request still gets chunks, as there)
+        let body_allowed = has_body(false, head.status);
+        let framing = prepare_streaming(&mut head, rc.head.version, body_allowed, &mut keep_alive);
         (encode_head(rc.head.version, &head), framing)
     };
     let mut s = StreamSession {
@@ -121,7 +124,9 @@ pub async fn run(
             if writer.finish(&conn.stream).await.is_err() {
                 return Next::Close;
             }
-            Next::from_keep_alive(keep_alive && framing == Framing::Chunked)
+            Next::from_keep_alive(
+                keep_alive && matches!(framing, Framing::Chunked | Framing::NoBody),
+            )
         }
         End::Error(msg) => {
             tracing::debug!(error = %msg, "stream hold failed");
@@ -163,7 +168,8 @@ impl Drop for Armed {
 pub(super) fn frame(framing: Framing, content: &[u8]) -> Bytes {
     match framing {
         Framing::Chunked => encode_chunk(content),
-        _ => Bytes::copy_from_slice(content),
+        Framing::NoBody => Bytes::new(),
+        Framing::Length | Framing::Close => Bytes::copy_from_slice(content),
     }
 }
 
@@ -374,7 +380,8 @@ impl StreamSession<'_> {
     /// session sleeps, when nothing about them is per-session: no filters,
     /// no ids to track, no link to refresh.
     fn arm_direct(&self) -> Option<Armed> {
-        let plain = self.ins.next_link.is_none()
+        let plain = self.framing != Framing::NoBody
+            && self.ins.next_link.is_none()
             && self
                 .channels
                 .iter()
