@@ -454,7 +454,7 @@ impl StreamSession<'_> {
                                 _ => &s.content,
                             };
                             let rest = whole.slice((d.skip as usize).min(whole.len())..);
-                            if !rest.is_empty() {
+                            if !rest.is_empty() && self.framing != Framing::NoBody {
                                 parts.push(rest);
                             }
                         }
