@@ -228,7 +228,7 @@ impl<'a> OverHttp<'a, '_> {
                 disconnect(self.s, &self.ch);
                 return;
             }
-            if self.in_flight.is_none() && !self.detached && (self.force || self.unsent > 0) {
+            if self.in_flight.is_none() && self.wants_request() {
                 self.start_request();
             }
             if self.in_flight.is_none() && !self.client_open {
@@ -259,6 +259,15 @@ impl<'a> OverHttp<'a, '_> {
                 return;
             }
         }
+    }
+
+    /// Whether to make a request now. A detached session owes the backend
+    /// only what is queued (its `CLOSE`): no keep-alives, no refreshes.
+    fn wants_request(&self) -> bool {
+        if self.detached {
+            return self.unsent > 0;
+        }
+        self.force || self.unsent > 0
     }
 
     fn arm_keep_alive(&mut self) {
@@ -333,6 +342,13 @@ impl<'a> OverHttp<'a, '_> {
     }
 
     async fn on_reply(&mut self, r: Result<Reply, FetchError>) -> Flow {
+        if self.detached {
+            // the backend side is finished: whatever it answers, the
+            // client stays; only events never sent (the CLOSE) remain
+            self.pending.drain(..self.offered);
+            self.resent_bytes = 0;
+            return Flow::Continue;
+        }
         let reply = match r {
             Ok(r) if r.is_events() => r,
             Ok(r) => {
@@ -436,11 +452,13 @@ impl<'a> OverHttp<'a, '_> {
         Incoming::Message(to_client(text, data.slice(prefix.len()..)))
     }
 
+    /// Ends the backend side with a `CLOSE` (no code), as 1.36 does; the
+    /// client stays connected for published messages.
     fn detach(&mut self) {
         if !self.detached {
             self.queue(Event::close(None, ""));
             self.detached = true;
-            self.force = true;
+            self.ka_deadline = None;
         }
     }
 

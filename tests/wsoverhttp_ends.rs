@@ -1,0 +1,42 @@
+//! WebSocket-over-HTTP: how the backend side ends when the proxy, not the
+//! client or the backend, ends it (a GRIP `detach`, an invalid control
+//! message, a client message too big to relay). Each case was compared
+//! with Pushpin 1.36.
+
+mod support;
+
+// shared with tests/wsoverhttp.rs, which uses all of it
+#[allow(dead_code)]
+#[path = "wsoverhttp/fixtures.rs"]
+mod fixtures;
+
+use std::time::Duration;
+
+use fixtures::*;
+use pushpin::wsoverhttp::events::Event;
+use serde_json::json;
+use support::Backend;
+
+#[tokio::test]
+async fn detach_sends_close_to_the_backend_and_keeps_the_client() {
+    let b = Backend::start().await;
+    let log = over_http(&b, |n, _| match n {
+        0 => grip_open(&[
+            Event::text(r#"c:{"type":"subscribe","channel":"d"}"#),
+            Event::text(r#"c:{"type":"detach"}"#),
+        ]),
+        // the backend's answer to the CLOSE is not relayed
+        _ => events(&[Event::text("m:ignored"), Event::close(Some(4000), "")]),
+    });
+    let p = proxy_for(&b).await;
+    let mut ws = connect(&p).await;
+    let all = log.wait(2, WAIT).await;
+    assert_eq!(&all[1].req.body[..], b"CLOSE\r\n");
+    subscribed(&p, "d", 1).await;
+    p.publish(json!([{"channel": "d", "formats": {"ws-message": {"content": "still here"}}}]))
+        .await;
+    assert_eq!(next_text(&mut ws).await, "still here");
+    // client messages go nowhere once detached
+    send_text(&mut ws, "anyone?").await;
+    log.quiet(2, Duration::from_millis(300)).await;
+}
