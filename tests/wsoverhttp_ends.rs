@@ -40,3 +40,23 @@ async fn detach_sends_close_to_the_backend_and_keeps_the_client() {
     send_text(&mut ws, "anyone?").await;
     log.quiet(2, Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn an_invalid_control_message_drops_the_client_and_disconnects_the_backend() {
+    let b = Backend::start().await;
+    let log = over_http(&b, |n, _| match n {
+        0 => grip_open(&[Event::text(r#"c:{"type":"nope"}"#)]),
+        _ => events(&[]),
+    });
+    let p = proxy_for(&b).await;
+    let mut ws = connect(&p).await;
+    let got = drain(&mut ws, WAIT).await;
+    assert!(got.is_empty(), "dropped without a close: {got:?}");
+    let all = log.wait(2, WAIT).await;
+    assert_eq!(&all[1].req.body[..], b"DISCONNECT\r\n");
+    assert_eq!(
+        all[1].req.header("connection-id"),
+        all[0].req.header("connection-id")
+    );
+    log.quiet(2, Duration::from_millis(300)).await;
+}

@@ -414,6 +414,9 @@ impl<'a> OverHttp<'a, '_> {
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "invalid GRIP control message, closing");
+                                    // the client is dropped, so the backend
+                                    // hears of it as a disconnect (as in 1.36)
+                                    disconnect(self.s, &self.ch);
                                     return Flow::Stop;
                                 }
                             }
