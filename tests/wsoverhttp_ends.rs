@@ -13,9 +13,11 @@ mod fixtures;
 use std::time::Duration;
 
 use fixtures::*;
+use futures_util::SinkExt;
 use pushpin::wsoverhttp::events::Event;
 use serde_json::json;
 use support::Backend;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn detach_sends_close_to_the_backend_and_keeps_the_client() {
@@ -59,4 +61,51 @@ async fn an_invalid_control_message_drops_the_client_and_disconnects_the_backend
         all[0].req.header("connection-id")
     );
     log.quiet(2, Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_client_message_of_200000_bytes_is_relayed() {
+    let b = Backend::start().await;
+    let log = over_http(&b, |n, _| match n {
+        0 => events(&[Event::open()]),
+        _ => events(&[]),
+    });
+    let p = proxy_for(&b).await;
+    let mut ws = connect(&p).await;
+    send_text(&mut ws, &"y".repeat(200_000)).await;
+    let all = log.wait(2, WAIT).await;
+    assert!(all[1].req.body.starts_with(b"TEXT 30d40\r\nyyy"));
+}
+
+#[tokio::test]
+async fn a_client_message_over_200000_bytes_drops_the_client() {
+    let b = Backend::start().await;
+    let log = over_http(&b, |n, _| match n {
+        0 => events(&[Event::open()]),
+        _ => events(&[]),
+    });
+    let p = proxy_for(&b).await;
+    let mut ws = connect(&p).await;
+    // in fragments, so the limit is on the message, not the frame
+    let part = vec![7u8; 100_001];
+    ws.send(Message::Frame(frame(false, true, &part)))
+        .await
+        .unwrap();
+    let _ = ws.send(Message::Frame(frame(true, false, &part))).await;
+    let got = drain(&mut ws, WAIT).await;
+    assert!(got.is_empty(), "dropped without a close: {got:?}");
+    // 1.36 tells the backend nothing in this case
+    log.quiet(1, Duration::from_millis(300)).await;
+}
+
+/// A binary data frame: the first of a message or a continuation.
+fn frame(
+    fin: bool,
+    first: bool,
+    data: &[u8],
+) -> tokio_tungstenite::tungstenite::protocol::frame::Frame {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let op = if first { Data::Binary } else { Data::Continue };
+    Frame::message(data.to_vec(), OpCode::Data(op), fin)
 }

@@ -34,6 +34,10 @@ use crate::wsoverhttp::events::{decode_bytes, encode_into, Event, EventKind};
 /// Most content bytes put in one request.
 const MAX_REQUEST_CONTENT: usize = 200_000;
 
+/// Largest client message relayed: 1.36 cannot fit a bigger one in its
+/// request buffer and drops the client, telling the backend nothing.
+const MAX_CLIENT_MESSAGE: usize = 200_000;
+
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<Reply, FetchError>> + Send + 'a>>;
 
 /// Runs a WebSocket-over-HTTP connection.
@@ -486,6 +490,14 @@ impl<'a> OverHttp<'a, '_> {
                 self.client_open = false;
                 let (code, reason) = frame.close_code();
                 Event::close(code, &reason)
+            }
+            _ if !self.detached
+                && self.assembler.buffered() + frame.payload.len() > MAX_CLIENT_MESSAGE =>
+            {
+                tracing::debug!(
+                    "client message over {MAX_CLIENT_MESSAGE} bytes, dropping the client"
+                );
+                return Flow::Stop;
             }
             _ => match self.assembler.push(frame) {
                 Some((OpCode::Text, data)) => Event::text(data),
