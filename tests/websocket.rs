@@ -244,6 +244,26 @@ async fn client_answer_to_backend_close_reaches_the_backend() {
 }
 
 #[tokio::test]
+async fn backend_gone_after_its_close_drops_a_client_that_never_answers() {
+    use tokio::io::AsyncReadExt;
+    use tokio_tungstenite::MaybeTlsStream;
+    let (_p, _b, c, mut s) = pair(&[]).await;
+    // the client reads raw bytes, so nothing answers the close for it
+    let MaybeTlsStream::Plain(mut tcp) = c.into_inner() else {
+        panic!("plain TCP expected");
+    };
+    s.send(close(4001, "bye")).await.unwrap();
+    drop(s);
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got)).await;
+    assert!(
+        read.is_ok(),
+        "the client was kept after the backend went away"
+    );
+    assert_eq!(got, b"\x88\x05\x0f\xa1bye");
+}
+
+#[tokio::test]
 async fn unreachable_backend_is_502_before_the_upgrade() {
     let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = dead.local_addr().unwrap().to_string();

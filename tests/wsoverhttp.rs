@@ -102,6 +102,10 @@ async fn client_messages_are_posted_as_events_with_forwarded_headers() {
 
     let cid = all[0].req.header("connection-id").unwrap().to_owned();
     assert!(!cid.is_empty() && cid != "forged");
+    // a hyphenated version 4 UUID, as 1.36 sends
+    let groups: Vec<usize> = cid.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{cid}");
+    assert_eq!(&cid[14..15], "4", "{cid}");
     for s in &all {
         let r = &s.req;
         assert_eq!(r.method, "POST");

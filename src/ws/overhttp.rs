@@ -34,6 +34,10 @@ use crate::wsoverhttp::events::{decode_bytes, encode_into, Event, EventKind};
 /// Most content bytes put in one request.
 const MAX_REQUEST_CONTENT: usize = 200_000;
 
+/// Largest client message relayed: 1.36 cannot fit a bigger one in its
+/// request buffer and drops the client, telling the backend nothing.
+const MAX_CLIENT_MESSAGE: usize = 200_000;
+
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<Reply, FetchError>> + Send + 'a>>;
 
 /// Runs a WebSocket-over-HTTP connection.
@@ -228,7 +232,7 @@ impl<'a> OverHttp<'a, '_> {
                 disconnect(self.s, &self.ch);
                 return;
             }
-            if self.in_flight.is_none() && !self.detached && (self.force || self.unsent > 0) {
+            if self.in_flight.is_none() && self.wants_request() {
                 self.start_request();
             }
             if self.in_flight.is_none() && !self.client_open {
@@ -259,6 +263,15 @@ impl<'a> OverHttp<'a, '_> {
                 return;
             }
         }
+    }
+
+    /// Whether to make a request now. A detached session owes the backend
+    /// only what is queued (its `CLOSE`): no keep-alives, no refreshes.
+    fn wants_request(&self) -> bool {
+        if self.detached {
+            return self.unsent > 0;
+        }
+        self.force || self.unsent > 0
     }
 
     fn arm_keep_alive(&mut self) {
@@ -333,6 +346,13 @@ impl<'a> OverHttp<'a, '_> {
     }
 
     async fn on_reply(&mut self, r: Result<Reply, FetchError>) -> Flow {
+        if self.detached {
+            // the backend side is finished: whatever it answers, the
+            // client stays; only events never sent (the CLOSE) remain
+            self.pending.drain(..self.offered);
+            self.resent_bytes = 0;
+            return Flow::Continue;
+        }
         let reply = match r {
             Ok(r) if r.is_events() => r,
             Ok(r) => {
@@ -398,6 +418,9 @@ impl<'a> OverHttp<'a, '_> {
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "invalid GRIP control message, closing");
+                                    // the client is dropped, so the backend
+                                    // hears of it as a disconnect (as in 1.36)
+                                    disconnect(self.s, &self.ch);
                                     return Flow::Stop;
                                 }
                             }
@@ -436,11 +459,13 @@ impl<'a> OverHttp<'a, '_> {
         Incoming::Message(to_client(text, data.slice(prefix.len()..)))
     }
 
+    /// Ends the backend side with a `CLOSE` (no code), as 1.36 does; the
+    /// client stays connected for published messages.
     fn detach(&mut self) {
         if !self.detached {
             self.queue(Event::close(None, ""));
             self.detached = true;
-            self.force = true;
+            self.ka_deadline = None;
         }
     }
 
@@ -465,6 +490,14 @@ impl<'a> OverHttp<'a, '_> {
                 self.client_open = false;
                 let (code, reason) = frame.close_code();
                 Event::close(code, &reason)
+            }
+            _ if !self.detached
+                && self.assembler.buffered() + frame.payload.len() > MAX_CLIENT_MESSAGE =>
+            {
+                tracing::debug!(
+                    "client message over {MAX_CLIENT_MESSAGE} bytes, dropping the client"
+                );
+                return Flow::Stop;
             }
             _ => match self.assembler.push(frame) {
                 Some((OpCode::Text, data)) => Event::text(data),

@@ -236,8 +236,33 @@ pub(super) fn open_headers_for_client(headers: &HeaderMap) -> HeaderMap {
     h
 }
 
-/// A short random connection id.
+/// A random connection id, shaped like 1.36's: a version 4 UUID in its
+/// hyphenated form (backends may store or parse it as a UUID).
 pub(super) fn connection_id() -> String {
-    let n: u128 = rand::rng().random();
-    format!("{n:032x}")
+    uuid_v4(rand::rng().random())
+}
+
+/// Formats 128 random bits as a version 4, variant 1 UUID.
+fn uuid_v4(random: u128) -> String {
+    let n = (random & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_v4;
+
+    #[test]
+    fn connection_ids_are_version_4_uuids() {
+        assert_eq!(uuid_v4(0), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4(u128::MAX), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    }
 }

@@ -130,8 +130,11 @@ impl Relay<'_> {
                     let _ = self.client.send(&Frame::close(Some(1001), "shutting down")).await;
                     Step::Stop
                 }
-                f = self.client.read_frame(), if !self.client_closed => self.on_client(f).await,
-                f = next_backend(&mut self.backend), if !self.backend_closed => self.on_backend(f).await,
+                // both sides are read even after their close frame: the
+                // connection ending then ends the relay (as in 1.36), rather
+                // than waiting for the other side's answer forever
+                f = self.client.read_frame() => self.on_client(f).await,
+                f = next_backend(&mut self.backend) => self.on_backend(f).await,
                 actions = next_grip(&mut self.grip) => self.apply(actions).await,
             };
             if let Step::Stop = step {
@@ -145,6 +148,10 @@ impl Relay<'_> {
             // the client is gone (or broke the protocol): drop the backend
             return Step::Stop;
         };
+        if self.client_closed {
+            // nothing may follow a close frame
+            return Step::Continue;
+        }
         let closing = frame.opcode == OpCode::Close;
         match &mut self.backend {
             Some(b) => {
@@ -171,9 +178,13 @@ impl Relay<'_> {
 
     async fn on_backend(&mut self, f: Read) -> Step {
         let Ok(Some(frame)) = f else {
-            // the backend is gone without a close: drop the client too
+            // the backend is gone (with or without a close): drop the
+            // client too
             return Step::Stop;
         };
+        if self.backend_closed {
+            return Step::Continue;
+        }
         let frame = match self.grip_filter(frame).await {
             Ok(Some(f)) => f,
             Ok(None) => return Step::Continue,

@@ -107,6 +107,11 @@ pub struct Assembler {
 }
 
 impl Assembler {
+    /// Bytes held of the message in progress.
+    pub fn buffered(&self) -> usize {
+        self.data.len()
+    }
+
     /// Adds a data frame; returns the message once its last frame arrived.
     pub fn push(&mut self, f: Frame) -> Option<(super::frame::OpCode, bytes::Bytes)> {
         if f.opcode != super::frame::OpCode::Continuation {
