@@ -118,6 +118,11 @@ type R<T> = Result<T, String>;
 
 /// Parses the instructions of a GRIP response.
 pub fn parse(code: u16, reason: &str, headers: &HeaderMap, body: Bytes) -> R<Instruct> {
+    if (100..200).contains(&code) {
+        // an interim answer (a 101 to a plain request) cannot carry a
+        // response to hold: 1.36 answers 502
+        return Err(format!("unexpected {code} response with GRIP instructions"));
+    }
     let hold = match first(headers, "grip-hold") {
         None => None,
         Some("response") => Some(HoldMode::Response),

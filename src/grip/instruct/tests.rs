@@ -373,3 +373,13 @@ fn instruct_json_may_start_with_a_byte_order_mark() {
         .unwrap();
     assert_eq!(i.hold, Some(HoldMode::Stream));
 }
+
+#[test]
+fn an_interim_status_cannot_carry_instructions() {
+    let mut h = HeaderMap::new();
+    h.insert("grip-hold", "stream".parse().unwrap());
+    h.insert("grip-channel", "a".parse().unwrap());
+    let err = parse(101, "Switching Protocols", &h, Bytes::new()).unwrap_err();
+    assert_eq!(err, "unexpected 101 response with GRIP instructions");
+    assert!(parse(200, "OK", &h, Bytes::new()).is_ok());
+}
