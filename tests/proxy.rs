@@ -368,3 +368,40 @@ async fn malformed_requests_get_400() {
     c.read_head().await;
     assert_eq!(c.status, Some(431));
 }
+
+/// 1.36 (through zurl) sends `Content-Length: 0` with a bodiless request of
+/// any method but GET, HEAD, DELETE and OPTIONS; backends that answer
+/// `411 Length Required` to a bare `POST` depend on it.
+#[tokio::test]
+async fn bodiless_requests_state_an_empty_length_as_1_36() {
+    let b = Backend::start().await;
+    b.route("/", echo(200));
+    let p = Proxy::to(&b.target()).await;
+    let chunked = [("Transfer-Encoding", "chunked")];
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [u8],
+        Option<&'a str>,
+    );
+    let cases: [Case<'_>; 5] = [
+        ("PATCH", "/patch", &[], b"", Some("0")),
+        ("FOO", "/foo", &[], b"", Some("0")),
+        ("POST", "/chunked", &chunked, b"0\r\n\r\n", Some("0")),
+        ("DELETE", "/delete", &[], b"", None),
+        ("GET", "/get", &[], b"", None),
+    ];
+    for (method, path, headers, body, _) in cases {
+        assert_eq!(
+            request(p.http, method, path, headers, body).await.status,
+            200
+        );
+    }
+    for (method, path, _, _, want) in cases {
+        let rec = &b.wait_requests(path, 1).await[0];
+        assert_eq!(rec.method, method);
+        assert_eq!(rec.header("content-length"), want, "{method} {path}");
+        assert!(rec.header("transfer-encoding").is_none());
+    }
+}
