@@ -130,3 +130,23 @@ async fn route_headers_are_set() {
         "yes"
     );
 }
+
+/// 1.36 looks routes up by the request's host without its port, so a
+/// routes line whose domain has a port is dead and `*` answers instead.
+#[tokio::test]
+async fn domain_with_a_port_never_matches() {
+    let star = Backend::start().await;
+    let ported = Backend::start().await;
+    star.route("/", who("star"));
+    ported.route("/", who("ported"));
+    let p = Proxy::builder()
+        .route(&format!("alpha.example:8080 {}", ported.target()))
+        .route(&format!("* {}", star.target()))
+        .start()
+        .await;
+    for host in ["alpha.example:8080", "alpha.example"] {
+        let r = request(p.http, "GET", "/d", &[("Host", host)], b"").await;
+        assert_eq!(r.text(), format!("star /d host={host}\n"));
+    }
+    assert!(ported.requests("/").is_empty());
+}

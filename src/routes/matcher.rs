@@ -1,8 +1,9 @@
 //! The route table and the 1.36 matching rules.
 //!
 //! A request's host is lower-cased and its port dropped. If the table has
-//! routes for that exact host (or `host:port`), only those are candidates;
-//! otherwise the `*` routes are. Among matching candidates, a `proto=`
+//! routes for that host, only those are candidates; otherwise the `*` routes
+//! are. A route whose domain has a port (`example.com:8080`) therefore never
+//! matches, as in 1.36, where such a line is dead. Among matching candidates, a `proto=`
 //! route beats one without, then the longer `path_beg` wins, then one with
 //! an `ssl=` condition; on a tie the earlier line wins.
 
@@ -63,6 +64,9 @@ impl RouteTable {
             let r = Arc::new(r);
             match &r.domain {
                 Domain::Any => t.any.push(r.clone()),
+                Domain::Exact(d) if host_without_port(d) != *d => {
+                    tracing::warn!(line = r.line, domain = %d, "routes: a domain with a port never matches (the request's port is ignored)");
+                }
                 Domain::Exact(d) => t.by_host.entry(d.clone()).or_default().push(r.clone()),
                 Domain::None => {}
             }
@@ -90,13 +94,8 @@ impl RouteTable {
 
     /// The route for a request, if any.
     pub fn find(&self, host: &str, path: &str, proto: Proto, secure: bool) -> Option<Arc<Route>> {
-        let lower = host.to_ascii_lowercase();
         let bare = host_without_port(host);
-        let candidates = self
-            .by_host
-            .get(&lower)
-            .or_else(|| self.by_host.get(&bare))
-            .unwrap_or(&self.any);
+        let candidates = self.by_host.get(&bare).unwrap_or(&self.any);
         let mut best: Option<&Arc<Route>> = None;
         for r in candidates {
             let matches = r.proto.is_none_or(|p| p == proto)
@@ -163,10 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn domain_with_port() {
-        let t = table("a.example:8080 a:1\na.example b:2\n");
-        assert_eq!(line_of(&t, "a.example:8080", "/"), Some(1));
-        assert_eq!(line_of(&t, "a.example:9090", "/"), Some(2));
+    fn domain_with_port_never_matches() {
+        let t = table("a.example:8080 a:1\n* b:2\n");
+        assert_eq!(line_of(&t, "a.example:8080", "/"), Some(2));
+        assert_eq!(line_of(&t, "a.example", "/"), Some(2));
     }
 
     #[test]
