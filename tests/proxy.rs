@@ -405,3 +405,34 @@ async fn bodiless_requests_state_an_empty_length_as_1_36() {
         assert!(rec.header("transfer-encoding").is_none());
     }
 }
+
+/// A small body of known length is not held back until it is complete: the
+/// head and what the backend has sent reach the client at once, as from 1.36
+/// (a backend that stalls mid-body used to leave the client with nothing).
+#[tokio::test]
+async fn small_known_length_body_is_not_held_back() {
+    let b = Backend::start().await;
+    let (tx_ctl, rx_ctl) =
+        tokio::sync::oneshot::channel::<tokio::sync::mpsc::Sender<bytes::Bytes>>();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(tx_ctl)));
+    b.route("/slow", move |_| {
+        let slot = slot.clone();
+        async move {
+            let (reply, tx) = Reply::new(200).header("Content-Length", "10").streamed();
+            slot.lock().unwrap().take().unwrap().send(tx).unwrap();
+            reply
+        }
+    });
+    let p = Proxy::to(&b.target()).await;
+    let mut c = RawClient::get(p.http, "/slow").await;
+    let tx = rx_ctl.await.unwrap();
+    tx.send("abc".into()).await.unwrap();
+    let got = c.read_until(|b| b.len() >= 3, Duration::from_secs(5)).await;
+    assert_eq!(got, b"abc");
+    assert_eq!(c.header("content-length"), Some("10"));
+    tx.send("defghij".into()).await.unwrap();
+    drop(tx);
+    let body = c.read_to_end(Duration::from_secs(5)).await;
+    assert!(c.complete);
+    assert_eq!(body, b"abcdefghij");
+}

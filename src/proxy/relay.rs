@@ -1,6 +1,7 @@
 //! Relaying a plain (non-GRIP) backend response to the client, streamed
 //! with back-pressure: each piece is written before the next is read.
 
+use futures_util::FutureExt;
 use http::Response;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -76,33 +77,41 @@ pub(super) async fn relay(
     let mut body = response.into_body();
     let known = http_body::Body::size_hint(&body).exact();
 
-    // small bodies of known length: one write for head and body
-    if body_allowed && known.is_some_and(|n| n <= SMALL_BODY) && pump.is_none() {
-        let data = match body.collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
-                tracing::debug!(error = %e, "backend body failed");
-                let err = crate::error::ProxyError::Backend(e.to_string());
-                let (h, b) = crate::error::rescue(&err, false);
-                let r = write_full(&conn.stream, version, h, &b, head_request, keep_alive).await;
-                return finish(r, keep_alive);
-            }
-        };
-        ctx.pool.put(backend);
-        let framing = prepare_streaming(&mut head, version, true, &mut keep_alive);
-        let mut out = encode_head(version, &head);
-        BodyWriter { framing }.append_whole(&data, &mut out);
-        return finish(write_all(&conn.stream, &out).await, keep_alive);
-    }
-
     let framing = prepare_streaming(&mut head, version, body_allowed, &mut keep_alive);
-    if write_all(&conn.stream, &encode_head(version, &head))
-        .await
-        .is_err()
-    {
+    let writer = BodyWriter { framing };
+    let mut out = encode_head(version, &head);
+    // Small bodies of known length: what the backend has already sent goes
+    // out in the same write as the head. The head is never held back for
+    // more (1.36 relays it at once, even if the body then stalls).
+    if body_allowed && known.is_some_and(|n| n <= SMALL_BODY) && pump.is_none() {
+        loop {
+            match body.frame().now_or_never() {
+                Some(Some(Ok(f))) => {
+                    if let Ok(data) = f.into_data() {
+                        writer.append(&data, &mut out);
+                    }
+                }
+                Some(None) => {
+                    ctx.pool.put(backend);
+                    writer.append_end(&mut out);
+                    return finish(write_all(&conn.stream, &out).await, keep_alive);
+                }
+                Some(Some(Err(e))) => {
+                    // nothing is written yet: the client can still get a 502
+                    tracing::debug!(error = %e, "backend body failed");
+                    let err = crate::error::ProxyError::Backend(e.to_string());
+                    let (h, b) = crate::error::rescue(&err, false);
+                    let r =
+                        write_full(&conn.stream, version, h, &b, head_request, keep_alive).await;
+                    return finish(r, keep_alive);
+                }
+                None => break,
+            }
+        }
+    }
+    if write_all(&conn.stream, &out).await.is_err() {
         return Next::Close;
     }
-    let writer = BodyWriter { framing };
     if !body_allowed {
         // HEAD: the backend sends no body either
         if http_body::Body::is_end_stream(&body) {

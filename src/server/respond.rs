@@ -130,6 +130,12 @@ impl BodyWriter {
 
     /// Appends a complete body (and its end) to an encoded head.
     pub fn append_whole(&self, data: &[u8], out: &mut BytesMut) {
+        self.append(data, out);
+        self.append_end(out);
+    }
+
+    /// Appends one body piece to an encoded head.
+    pub fn append(&self, data: &[u8], out: &mut BytesMut) {
         match self.framing {
             Framing::NoBody => {}
             Framing::Length | Framing::Close => out.put_slice(data),
@@ -139,8 +145,14 @@ impl BodyWriter {
                     out.put_slice(data);
                     out.put_slice(b"\r\n");
                 }
-                out.put_slice(b"0\r\n\r\n");
             }
+        }
+    }
+
+    /// Appends the end of the body (the last chunk, for chunked framing).
+    pub fn append_end(&self, out: &mut BytesMut) {
+        if self.framing == Framing::Chunked {
+            out.put_slice(b"0\r\n\r\n");
         }
     }
 
