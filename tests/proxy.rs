@@ -436,3 +436,42 @@ async fn small_known_length_body_is_not_held_back() {
     assert!(c.complete);
     assert_eq!(body, b"abcdefghij");
 }
+
+/// A backend's `Content-Length` on a 204 or 304 is not relayed, as from
+/// 1.36; the connection stays usable.
+#[tokio::test]
+async fn no_length_is_relayed_on_204_and_304() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let answers: [&[u8]; 2] = [
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-A: 1\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: \"e\"\r\n\r\n",
+        ];
+        let mut buf = Vec::new();
+        for answer in answers {
+            while support::client::find(&buf, b"\r\n\r\n").is_none() {
+                let mut piece = [0u8; 4096];
+                let n = s.read(&mut piece).await.unwrap();
+                assert!(n > 0, "proxy closed the backend connection");
+                buf.extend_from_slice(&piece[..n]);
+            }
+            let end = support::client::find(&buf, b"\r\n\r\n").unwrap() + 4;
+            buf.drain(..end);
+            s.write_all(answer).await.unwrap();
+        }
+    });
+    let p = Proxy::to(&addr.to_string()).await;
+    let mut c = RawClient::get(p.http, "/a").await;
+    c.read_head().await;
+    assert_eq!(c.response().status, 204);
+    assert_eq!(c.header("x-a"), Some("1"));
+    assert_eq!(c.header("content-length"), None);
+    c.send_request("GET", "/b", &[], b"").await;
+    c.read_head().await;
+    assert_eq!(c.response().status, 304);
+    assert_eq!(c.header("etag"), Some("\"e\""));
+    assert_eq!(c.header("content-length"), None);
+}

@@ -56,6 +56,11 @@ pub(super) fn client_head<B>(resp: &Response<B>) -> ResponseHead {
     {
         head.headers.remove(n);
     }
+    if matches!(head.status, 204 | 304) {
+        // 1.36 never relays a length for these bodiless statuses (a 204 must
+        // not carry one at all)
+        head.headers.remove(http::header::CONTENT_LENGTH);
+    }
     head
 }
 
