@@ -18,6 +18,7 @@ use socket2::SockRef;
 use tokio::net::TcpStream;
 
 use crate::grip::item::{HttpStream, Item};
+use crate::server::io::iov_after;
 
 /// Items written per system call at most.
 const MAX_PARTS: usize = 32;
@@ -104,16 +105,8 @@ fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let mut done = 0;
     while done < total {
-        let (mut iov, mut n, mut skip) = ([IoSlice::new(&[]); MAX_PARTS], 0, done);
-        for p in parts {
-            if skip >= p.len() {
-                skip -= p.len();
-                continue;
-            }
-            iov[n] = IoSlice::new(&p[skip..]);
-            n += 1;
-            skip = 0;
-        }
+        let mut iov = [IoSlice::new(&[]); MAX_PARTS];
+        let n = iov_after(parts, done, &mut iov);
         let sent = if n == 1 {
             sock.send(&iov[0])
         } else {

@@ -222,6 +222,25 @@ pub async fn write_all_vectored(stream: &TcpStream, bufs: &[&[u8]]) -> io::Resul
     Ok(())
 }
 
+/// Fills `iov` with the parts of `bufs` that follow their first `skip`
+/// bytes (as many as fit); returns how many slots it used.
+pub fn iov_after<'a>(bufs: &[&'a [u8]], mut skip: usize, iov: &mut [io::IoSlice<'a>]) -> usize {
+    let mut n = 0;
+    for b in bufs {
+        if n == iov.len() {
+            break;
+        }
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        iov[n] = io::IoSlice::new(&b[skip..]);
+        n += 1;
+        skip = 0;
+    }
+    n
+}
+
 /// Writes as much of `bufs` as the socket takes without waiting; returns
 /// how many bytes went out (all of them in the common case). No allocation.
 pub fn try_write_vectored_now(stream: &TcpStream, bufs: &[&[u8]]) -> io::Result<usize> {
@@ -229,21 +248,8 @@ pub fn try_write_vectored_now(stream: &TcpStream, bufs: &[&[u8]]) -> io::Result<
     let total: usize = bufs.iter().map(|b| b.len()).sum();
     let mut done = 0;
     while done < total {
-        let mut skip = done;
         let mut iov = [io::IoSlice::new(&[]); MAX_IOV];
-        let mut n = 0;
-        for b in bufs {
-            if n == MAX_IOV {
-                break;
-            }
-            if skip >= b.len() {
-                skip -= b.len();
-                continue;
-            }
-            iov[n] = io::IoSlice::new(&b[skip..]);
-            n += 1;
-            skip = 0;
-        }
+        let n = iov_after(bufs, done, &mut iov);
         let r = if n == 1 {
             stream.try_write(&iov[0])
         } else {
