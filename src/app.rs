@@ -187,23 +187,36 @@ fn reload(ctx: &Ctx) {
     }
 }
 
-fn modified(path: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// What a reload compares: the file's modification time and length.
+fn signature(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
-/// Reloads the routes file when it changes (checked every second, so
-/// editors that replace the file are handled too).
+/// How often the routes file is looked at.
+const ROUTES_POLL: Duration = Duration::from_millis(500);
+
+/// Reloads the routes file when it changes. The file is checked every
+/// `ROUTES_POLL` (so editors that replace the file are handled too) and read
+/// once it has stayed the same for a whole interval, so a file caught half
+/// written is not loaded (1.36 waits a second after the last change).
 async fn watch_routes(ctx: Ctx, path: std::path::PathBuf) {
-    let mut last = modified(&path);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut loaded = signature(&path);
+    let mut seen = loaded;
+    let mut tick = tokio::time::interval(ROUTES_POLL);
     loop {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = modified(&path);
-        if now != last && now.is_some() {
-            last = now;
+        let now = signature(&path);
+        if now != seen {
+            // still changing (or just changed): look again next time
+            seen = now;
+            continue;
+        }
+        if now != loaded && now.is_some() {
+            loaded = now;
             tracing::info!("routes file changed, reloading");
             reload(&ctx);
         }
