@@ -7,8 +7,11 @@ use clap::Parser;
 use pushpin::app::App;
 use pushpin::config::{self, cli::Cli};
 
-/// How long shutdown waits for sessions to end.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for connections to end: held sessions end at
+/// once with their goodbyes, proxied requests still waiting for a backend
+/// get this long. Under 10 s, so the process is gone within 10 s of the
+/// signal even with a hung backend.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(9_500);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -54,6 +57,13 @@ fn main() -> ExitCode {
         if let Some(p) = &config.config_file {
             tracing::info!(path = %p.display(), "using config");
         }
+        let mut signals = match pushpin::shutdown::Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot catch signals: {e}");
+                return ExitCode::from(1);
+            }
+        };
         let app = match App::start(config).await {
             Ok(a) => a,
             Err(e) => {
@@ -61,12 +71,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if let Err(e) = pushpin::shutdown::wait_for_stop(&app).await {
-            tracing::error!(error = %e, "cannot wait for signals");
-        }
+        signals.wait_for_stop(&app).await;
         tracing::info!("stopping...");
-        app.shutdown(SHUTDOWN_DEADLINE).await;
-        tracing::info!("stopped");
+        tokio::select! {
+            _ = app.shutdown(SHUTDOWN_DEADLINE) => tracing::info!("stopped"),
+            _ = signals.next_stop() => tracing::warn!("second stop signal: exiting now"),
+        }
         ExitCode::SUCCESS
     })
 }

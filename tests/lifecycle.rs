@@ -192,3 +192,89 @@ async fn shutdown_ends_holds_with_their_goodbyes() {
         "every task ended before the deadline"
     );
 }
+
+/// Starts the binary with one route to a backend that reads requests and
+/// never answers, and one request waiting on it. Returns the child and the
+/// client socket (kept open).
+fn proxy_with_request_on_hung_backend(d: &TempDir) -> (std::process::Child, std::net::TcpStream) {
+    use std::io::Read;
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let (got, arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in backend.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 4096];
+            if s.read(&mut buf).unwrap_or(0) > 0 {
+                let _ = got.send(());
+            }
+            held.push(s);
+        }
+    });
+    let http = free_port();
+    let conf = d.write(
+        "pushpin.conf",
+        &format!("[runner]\nhttp_port=127.0.0.1:{http}\n"),
+    );
+    let child = bin()
+        .arg(format!("--config={}", conf.display()))
+        .args(["--route", &format!("* {backend_addr}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut client = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", http)) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "proxy did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    client
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        .unwrap();
+    arrived
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the request reached the backend");
+    (child, client)
+}
+
+fn exit_within(child: &mut std::process::Child, wait: Duration) -> Option<i32> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_hung_backend_does_not_hold_shutdown_past_10s() {
+    let d = TempDir::new();
+    let (mut child, _client) = proxy_with_request_on_hung_backend(&d);
+    let t0 = Instant::now();
+    let kill = format!("kill -TERM {}", child.id());
+    Command::new("sh").args(["-c", &kill]).status().unwrap();
+    assert_eq!(exit_within(&mut child, Duration::from_secs(12)), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn a_second_stop_signal_exits_at_once() {
+    let d = TempDir::new();
+    let (mut child, _client) = proxy_with_request_on_hung_backend(&d);
+    // two different signals, so they cannot merge into one
+    let kill = format!("kill -TERM {0}; kill -INT {0}", child.id());
+    let t0 = Instant::now();
+    Command::new("sh").args(["-c", &kill]).status().unwrap();
+    assert_eq!(exit_within(&mut child, Duration::from_secs(12)), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+}
