@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -16,6 +17,12 @@ use crate::error::{rescue, ProxyError};
 use crate::http1::{HeadError, RequestHead, Version};
 use crate::proxy::{Flow, Outcome, MAX_RETRIES};
 use crate::routes::{host_without_port, Proto};
+
+/// How long a client connection may wait without a complete request head:
+/// from when it is accepted, and after each answered request. Pushpin 1.36
+/// (condure) closes such connections after 60 s, whatever trickles in
+/// meanwhile, so idle and half-sent requests cannot pin file descriptors.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +54,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Ctx, permit: OwnedS
             let head = tokio::select! {
                 biased;
                 _ = ctx.shutdown.cancelled() => break,
-                r = conn.read_head(ctx.config.client_buffer_size) => r,
+                r = tokio::time::timeout(
+                    CLIENT_IDLE_TIMEOUT,
+                    conn.read_head(ctx.config.client_buffer_size),
+                ) => match r {
+                    Ok(r) => r,
+                    Err(_) => {
+                        debug!("no request within the idle timeout");
+                        break;
+                    }
+                },
             };
             let head = match head {
                 Ok(Some(h)) => h,
