@@ -165,8 +165,11 @@ async fn forward_request(
         }
         Err(e) => {
             let err = ProxyError::Jsonp(e);
+            // a body the client sent along is not read: keep the
+            // connection only if there is none
+            let keep = keep_alive && matches!(head.body_kind(), Ok(crate::http1::BodyKind::Empty));
             let cross = Some(CrossOrigin::Cors);
-            let next = reply_error_cross(conn, head, &err, debug, keep_alive, cross.as_ref());
+            let next = reply_error_cross(conn, head, &err, debug, keep, cross.as_ref());
             return Err(next.await);
         }
     };
@@ -374,7 +377,15 @@ pub async fn reply_rc_error(
     err: &ProxyError,
     keep_alive: bool,
 ) -> Next {
-    reply_error_cross(conn, &rc.head, err, rc.debug, keep_alive, rc.cross.as_deref()).await
+    reply_error_cross(
+        conn,
+        &rc.head,
+        err,
+        rc.debug,
+        keep_alive,
+        rc.cross.as_deref(),
+    )
+    .await
 }
 
 /// Writes the response for an error; with cross-origin handling on, it
