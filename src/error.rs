@@ -39,6 +39,9 @@ pub enum ProxyError {
     BadRequest(String),
     #[error("request head too large")]
     HeadTooLarge,
+    /// A JSON-P request with an unusable parameter.
+    #[error("{0}")]
+    Jsonp(#[from] crate::cors::JsonpError),
 }
 
 impl ProxyError {
@@ -52,7 +55,8 @@ impl ProxyError {
             ProxyError::RequestTooLarge
             | ProxyError::WsEventsForbidden
             | ProxyError::BadRequest(_)
-            | ProxyError::HeadTooLarge => Blame::Client,
+            | ProxyError::HeadTooLarge
+            | ProxyError::Jsonp(_) => Blame::Client,
         }
     }
 }
@@ -73,7 +77,9 @@ pub fn rescue(err: &ProxyError, debug: bool) -> (ResponseHead, Bytes) {
             };
             (502, "Bad Gateway", body)
         }
-        ProxyError::RequestTooLarge => (400, "Bad Request", format!("{err}\n")),
+        ProxyError::RequestTooLarge | ProxyError::Jsonp(_) => {
+            (400, "Bad Request", format!("{err}\n"))
+        }
         ProxyError::WsEventsForbidden => (403, "Forbidden", format!("{err}\n")),
         ProxyError::BadRequest(_) => (400, "Bad Request", "Bad Request\n".to_owned()),
         ProxyError::HeadTooLarge => (
@@ -106,6 +112,11 @@ mod tests {
             b"Unable to connect to any targets. Tried: a:1, b:2\n"
         );
         assert_eq!(rescue(&ProxyError::RequestTooLarge, false).0.status, 400);
+        let (h, b) = rescue(&crate::cors::JsonpError::Callback.into(), false);
+        assert_eq!(
+            (h.status, &b[..]),
+            (400, &b"Invalid callback parameter.\n"[..])
+        );
         assert_eq!(
             rescue(&ProxyError::HeadTooLarge, false).0.headers["content-type"],
             "text/plain"

@@ -9,6 +9,7 @@
 //! - [`http1`]: the client-side HTTP/1.x codec (pure).
 //! - [`proxy`]: forwarding to backends (hyper client, pooled), relaying,
 //!   and GRIP response handling ([`proxy::accept`]).
+//! - [`cors`]: automatic CORS headers and JSON-P (pure).
 //! - [`grip`]: GRIP instructions, published items, signing (pure).
 //! - [`session`]: hold sessions (stream, long-poll) on the connection task.
 //! - [`hub`]: channel registry and fan-out of published items.
@@ -37,6 +38,7 @@
 
 pub mod app;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod grip;
 pub mod http1;

@@ -50,6 +50,7 @@ async fn future_sizes() {
         debug: false,
         keep_alive: true,
         client: facts,
+        cross: None,
     };
     let mut h = http::HeaderMap::new();
     h.insert("grip-hold", "stream".parse().unwrap());

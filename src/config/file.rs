@@ -282,6 +282,7 @@ fn read_proxy(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
         }
     }
     c.debug = s.bool("proxy", "debug", false);
+    c.auto_cross_origin = s.bool("proxy", "auto_cross_origin", false);
     c.accept_xfp = s.bool("proxy", "accept_x_forwarded_protocol", false);
     c.set_xfp = match s.get("proxy", "set_x_forwarded_protocol").map(|f| f.value) {
         Some(v) if v == "true" => XfpMode::Both,

@@ -69,6 +69,9 @@ pub struct Config {
     pub xff: XffRule,
     pub xff_trusted: XffRule,
     pub debug: bool,
+    /// `[proxy] auto_cross_origin`: automatic CORS and JSON-P on every
+    /// route (as the route option `aco`).
+    pub auto_cross_origin: bool,
     pub set_xfp: XfpMode,
     pub accept_xfp: bool,
     /// Publish API address (`push_in_http_addr:push_in_http_port`).
@@ -104,6 +107,7 @@ impl Default for Config {
             xff: XffRule::default(),
             xff_trusted: XffRule::default(),
             debug: false,
+            auto_cross_origin: false,
             set_xfp: XfpMode::Off,
             accept_xfp: false,
             publish_addr: Some(SocketAddr::from(([127, 0, 0, 1], 5561))),

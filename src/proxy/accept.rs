@@ -8,7 +8,9 @@ use hyper::body::Incoming;
 
 use super::pool::Conn;
 use super::relay::backend_reason;
-use super::{reply_error, BackendReply, Hold, Outcome, RequestContext, MAX_ACCEPT_RESPONSE_BODY};
+use super::{
+    reply_rc_error, BackendReply, Hold, Outcome, RequestContext, MAX_ACCEPT_RESPONSE_BODY,
+};
 use crate::app::Ctx;
 use crate::error::ProxyError;
 use crate::grip::instruct::{self, is_grip_response, Instruct};
@@ -51,9 +53,7 @@ pub async fn handle(
             }
             Some(Err(e)) => {
                 let err = ProxyError::Backend(e.to_string());
-                return Outcome::Done(
-                    reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await,
-                );
+                return Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await);
             }
         }
     }
@@ -107,7 +107,7 @@ async fn too_large(
         _ => {
             // the request was sent whole, so the client connection lives on
             let err = ProxyError::InstructTooLarge(backend_label(&rc));
-            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
+            Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await)
         }
     }
 }
@@ -134,7 +134,7 @@ pub async fn respond_or_hold(
         Err(msg) => {
             tracing::debug!(error = %msg, "invalid GRIP instructions");
             let err = ProxyError::BadInstruct(msg);
-            return Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
+            return Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await);
         }
     };
     if let Some(msg) = unfollowable_prev_id(&ins) {
@@ -152,7 +152,7 @@ pub async fn respond_or_hold(
         Ok(b) => b,
         Err(msg) => {
             let err = ProxyError::BadInstruct(msg);
-            return Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await);
+            return Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await);
         }
     };
     Outcome::Done(write_complete(conn, &rc, head, &body).await)
@@ -188,7 +188,12 @@ async fn refuse_stream(
     if rc.debug {
         body.extend_from_slice(format!("\n\n{msg}\n").as_bytes());
     }
-    write_complete(conn, rc, held_head(ins), &body).await
+    // a stream hold's initial response: CORS headers, never JSON-P
+    let mut head = held_head(ins);
+    if rc.cross.is_some() {
+        crate::cors::apply_cors(&rc.head.headers, &mut head.headers);
+    }
+    write_raw(conn, rc, head, &body).await
 }
 
 /// The response head of an instruct's response (no `Content-Length`).
@@ -199,7 +204,24 @@ pub fn held_head(ins: &Instruct) -> ResponseHead {
     head
 }
 
+/// Writes a complete response, finished for cross-origin handling.
 async fn write_complete(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    mut head: ResponseHead,
+    body: &[u8],
+) -> crate::server::conn::Next {
+    match rc.cross.as_deref() {
+        None => write_raw(conn, rc, head, body).await,
+        Some(cross) => {
+            let mut body = bytes::Bytes::copy_from_slice(body);
+            cross.complete(&rc.head.headers, &mut head, &mut body);
+            write_raw(conn, rc, head, &body).await
+        }
+    }
+}
+
+async fn write_raw(
     conn: &mut ClientConn,
     rc: &RequestContext,
     head: ResponseHead,

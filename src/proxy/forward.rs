@@ -100,6 +100,26 @@ pub(super) enum RequestBody {
     Stream { prefix: Bytes, decoder: BodyDecoder },
 }
 
+impl RequestBody {
+    /// The body with `front` before it (a JSON-P request's body parameter).
+    pub(super) fn prefixed(self, front: Bytes) -> RequestBody {
+        let join = |rest: Bytes| {
+            let mut b = Vec::with_capacity(front.len() + rest.len());
+            b.extend_from_slice(&front);
+            b.extend_from_slice(&rest);
+            Bytes::from(b)
+        };
+        match self {
+            RequestBody::Full(b) if b.is_empty() => RequestBody::Full(front),
+            RequestBody::Full(b) => RequestBody::Full(join(b)),
+            RequestBody::Stream { prefix, decoder } => RequestBody::Stream {
+                prefix: join(prefix),
+                decoder,
+            },
+        }
+    }
+}
+
 /// Moves the rest of a streamed request body from the client to the backend
 /// request, one piece per [`Pump::step`], with back-pressure.
 #[derive(Debug)]

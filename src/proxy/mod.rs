@@ -15,6 +15,7 @@ mod forward;
 pub mod headers;
 pub mod pool;
 mod relay;
+mod relay_jsonp;
 mod tls;
 
 use std::net::IpAddr;
@@ -30,6 +31,7 @@ pub use relay::backend_reason as relay_reason;
 
 use self::forward::{RequestBody, Sent};
 use crate::app::Ctx;
+use crate::cors::{jsonp, CrossOrigin};
 use crate::error::{rescue, ProxyError};
 use crate::grip::instruct::{is_grip_response, Instruct};
 use crate::http1::{BodyDecoder, RequestHead};
@@ -80,6 +82,9 @@ pub struct RequestContext {
     pub debug: bool,
     pub keep_alive: bool,
     pub client: ClientFacts,
+    /// Automatic CORS / JSON-P for this request (`None`: off; boxed so
+    /// that held requests without it stay small).
+    pub cross: Option<Box<CrossOrigin>>,
 }
 
 /// What handling a request led to.
@@ -138,15 +143,36 @@ pub async fn handle(
 /// [`handle`]'s body; `Err` carries an early answer.
 async fn forward_request(
     conn: &mut ClientConn,
-    head: Arc<RequestHead>,
+    original: Arc<RequestHead>,
     route: Arc<Route>,
     ctx: &Ctx,
     secure: bool,
     debug: bool,
 ) -> Result<Outcome, Next> {
+    let head = &original;
     let mut keep_alive = head.keep_alive();
-    let head_request = head.method == http::Method::HEAD;
-    let version = head.version;
+    let (head, cross, jsonp_body) = match cross_origin(head, &route, ctx) {
+        Ok(None) => (head.clone(), None, None),
+        Ok(Some((cross, None))) => (head.clone(), Some(cross), None),
+        Ok(Some((cross, Some(j)))) => {
+            let rewritten = RequestHead {
+                method: j.method,
+                target: j.target,
+                version: head.version,
+                headers: j.headers,
+            };
+            (Arc::new(rewritten), Some(cross), Some(j.body))
+        }
+        Err(e) => {
+            let err = ProxyError::Jsonp(e);
+            // a body the client sent along is not read: keep the
+            // connection only if there is none
+            let keep = keep_alive && matches!(head.body_kind(), Ok(crate::http1::BodyKind::Empty));
+            let cross = Some(CrossOrigin::Cors);
+            let next = reply_error_cross(conn, head, &err, debug, keep, cross.as_ref());
+            return Err(next.await);
+        }
+    };
     let client = ClientFacts {
         peer: conn.peer.ip(),
         secure,
@@ -154,15 +180,18 @@ async fn forward_request(
     };
     if over_http_events_forbidden(&head, &route, client.trusted) {
         let err = ProxyError::WsEventsForbidden;
-        return Err(reply_error(conn, &head, &err, debug, keep_alive).await);
+        let next = reply_error_cross(conn, &head, &err, debug, keep_alive, cross.as_ref());
+        return Err(next.await);
     }
     let outgoing = Outgoing::new(&head, &route, ctx, client);
 
-    // the request body: small ones are read now, large ones streamed
-    let Ok(kind) = head.body_kind() else {
+    // the request body, framed as the client sent it (a JSON-P rewrite
+    // drops the framing headers): small ones are read now, large ones
+    // streamed
+    let Ok(kind) = original.body_kind() else {
         return Err(Next::Close);
     };
-    if head.expects_continue()
+    if original.expects_continue()
         && kind != crate::http1::BodyKind::Empty
         && conn
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -186,6 +215,11 @@ async fn forward_request(
             return Err(Next::Close);
         }
     };
+    drop(original);
+    let body = match jsonp_body {
+        Some(b) if !b.is_empty() => body.prefixed(b),
+        _ => body,
+    };
     let kept_body = match &body {
         RequestBody::Full(b) => Some(b.clone()),
         RequestBody::Stream { .. } => None,
@@ -199,6 +233,7 @@ async fn forward_request(
         debug,
         keep_alive,
         client,
+        cross: cross.map(Box::new),
     };
 
     if rc
@@ -219,7 +254,7 @@ async fn forward_request(
         Err(e) => {
             tracing::debug!(error = %e, "proxying failed");
             let keep = keep_alive && e.client_body_consumed();
-            return Err(reply_error(conn, &rc.head, &e.into_proxy_error(), debug, keep).await);
+            return Err(reply_rc_error(conn, &rc, &e.into_proxy_error(), keep).await);
         }
     };
     let Sent {
@@ -234,22 +269,33 @@ async fn forward_request(
     if grip_applies(&rc) && is_grip_response(response.headers()) {
         if rc.body.is_none() {
             let err = ProxyError::RequestTooLarge;
-            return Err(reply_error(conn, &rc.head, &err, debug, false).await);
+            return Err(reply_rc_error(conn, &rc, &err, false).await);
         }
         return Ok(Box::pin(accept::handle(conn, rc, response, backend, ctx)).await);
     }
     Ok(Outcome::Done(
         Box::pin(relay::relay(
-            conn,
-            version,
-            head_request,
-            keep_alive,
-            response,
-            backend,
-            pump,
-            ctx,
+            conn, &rc, keep_alive, response, backend, pump, ctx,
         ))
         .await,
+    ))
+}
+
+/// Whether automatic cross-origin handling is on for a request, and its
+/// JSON-P rewrite if it is a JSON-P request.
+pub fn cross_origin(
+    head: &RequestHead,
+    route: &Route,
+    ctx: &Ctx,
+) -> Result<Option<(CrossOrigin, Option<jsonp::JsonpRequest>)>, jsonp::JsonpError> {
+    if !(route.aco || ctx.config.auto_cross_origin) {
+        return Ok(None);
+    }
+    Ok(Some(
+        match jsonp::rewrite(&head.method, &head.target, &head.headers, &route.jsonp)? {
+            None => (CrossOrigin::Cors, None),
+            Some(j) => (CrossOrigin::Jsonp(j.wrap.clone()), Some(j)),
+        },
     ))
 }
 
@@ -291,24 +337,14 @@ pub async fn retry(
             if grip_applies(&rc) && is_grip_response(response.headers()) {
                 Box::pin(accept::handle(conn, rc, response, backend, ctx)).await
             } else {
-                let head_request = rc.head.method == http::Method::HEAD;
-                let relayed = relay::relay(
-                    conn,
-                    rc.head.version,
-                    head_request,
-                    rc.keep_alive,
-                    response,
-                    backend,
-                    None,
-                    ctx,
-                );
+                let relayed = relay::relay(conn, &rc, rc.keep_alive, response, backend, None, ctx);
                 Outcome::Done(Box::pin(relayed).await)
             }
         }
         Err(e) => {
             tracing::debug!(error = %e, "re-request failed");
             let err = e.into_proxy_error();
-            Outcome::Done(reply_error(conn, &rc.head, &err, rc.debug, rc.keep_alive).await)
+            Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await)
         }
     }
 }
@@ -330,7 +366,47 @@ pub async fn reply_error(
     debug: bool,
     keep_alive: bool,
 ) -> Next {
-    let (h, body) = rescue(err, debug);
+    reply_error_cross(conn, head, err, debug, keep_alive, None).await
+}
+
+/// Writes the response for an error to a proxied request, with its
+/// cross-origin handling.
+pub async fn reply_rc_error(
+    conn: &mut ClientConn,
+    rc: &RequestContext,
+    err: &ProxyError,
+    keep_alive: bool,
+) -> Next {
+    reply_error_cross(
+        conn,
+        &rc.head,
+        err,
+        rc.debug,
+        keep_alive,
+        rc.cross.as_deref(),
+    )
+    .await
+}
+
+/// Writes the response for an error; with cross-origin handling on, it
+/// gets CORS headers or is wrapped as JSON-P like any response.
+pub async fn reply_error_cross(
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    err: &ProxyError,
+    debug: bool,
+    keep_alive: bool,
+    cross: Option<&CrossOrigin>,
+) -> Next {
+    let (mut h, mut body) = rescue(err, debug);
+    if let Some(cross) = cross {
+        if matches!(cross, CrossOrigin::Jsonp(_)) {
+            // 1.36 has the length among the headers when it wraps the error
+            h.headers
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        cross.complete(&head.headers, &mut h, &mut body);
+    }
     let head_request = head.method == http::Method::HEAD;
     finish(
         write_full(

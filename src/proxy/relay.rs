@@ -8,13 +8,13 @@ use hyper::body::Incoming;
 
 use super::forward::Pump;
 use super::pool::Conn;
+use super::RequestContext;
 use crate::app::Ctx;
-use crate::http1::{ResponseHead, Version};
+use crate::cors::{apply_cors, CrossOrigin};
+use crate::http1::ResponseHead;
 use crate::server::conn::{finish, Next};
 use crate::server::io::{write_all, ClientConn};
-use crate::server::respond::{
-    encode_head, has_body, prepare_streaming, reason_for, write_full, BodyWriter,
-};
+use crate::server::respond::{encode_head, has_body, prepare_streaming, reason_for, BodyWriter};
 
 /// Response headers never relayed.
 const HOP_BY_HOP: [&str; 4] = [
@@ -66,18 +66,28 @@ pub(super) fn client_head<B>(resp: &Response<B>) -> ResponseHead {
 
 /// Streams `response` to the client. The backend connection goes back to
 /// the pool only when its body was read to the end.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn relay(
     conn: &mut ClientConn,
-    version: Version,
-    head_request: bool,
+    rc: &RequestContext,
     mut keep_alive: bool,
     response: Response<Incoming>,
     backend: Conn,
     mut pump: Option<Pump>,
     ctx: &Ctx,
 ) -> Next {
+    let version = rc.head.version;
+    let head_request = rc.head.method == http::Method::HEAD;
     let mut head = client_head(&response);
+    match rc.cross.as_deref() {
+        None => {}
+        Some(CrossOrigin::Cors) => apply_cors(&rc.head.headers, &mut head.headers),
+        Some(CrossOrigin::Jsonp(w)) => {
+            let body = response.into_body();
+            let relayed =
+                super::relay_jsonp::relay(conn, rc, keep_alive, head, body, backend, pump, ctx, w);
+            return Box::pin(relayed).await;
+        }
+    }
     let body_allowed = has_body(head_request, head.status);
     let mut body = response.into_body();
     let known = http_body::Body::size_hint(&body).exact();
@@ -105,10 +115,10 @@ pub(super) async fn relay(
                     // nothing is written yet: the client can still get a 502
                     tracing::debug!(error = %e, "backend body failed");
                     let err = crate::error::ProxyError::Backend(e.to_string());
-                    let (h, b) = crate::error::rescue(&err, false);
+                    let cross = rc.cross.as_deref();
                     let r =
-                        write_full(&conn.stream, version, h, &b, head_request, keep_alive).await;
-                    return finish(r, keep_alive);
+                        super::reply_error_cross(conn, &rc.head, &err, false, keep_alive, cross);
+                    return r.await;
                 }
                 None => break,
             }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::tokenize::{tokenize, Section, TokenError};
+use crate::cors::{JsonpConfig, JsonpMode};
 use crate::grip::sig::{parse_key, Signer};
 
 /// Which hosts a route applies to.
@@ -84,7 +85,10 @@ pub struct Route {
     /// Channel prefix.
     pub prefix: String,
     pub debug: bool,
+    /// Automatic CORS and JSON-P.
     pub aco: bool,
+    /// JSON-P options (used when automatic cross-origin handling is on).
+    pub jsonp: JsonpConfig,
     pub session: bool,
     pub no_grip: bool,
     pub orig_headers: bool,
@@ -157,14 +161,7 @@ fn parse_condition(c: &Section, line: usize, base_dir: &Path) -> Result<Route, R
         Some("") => return Err(bad("path_beg", "cannot be empty")),
         p => p.map(str::to_owned),
     };
-    if let Some(m) = c.prop("jsonp_mode") {
-        if m != "basic" && m != "extended" {
-            return Err(bad(
-                "jsonp_mode",
-                format!("'{m}' is not 'basic' or 'extended'"),
-            ));
-        }
-    }
+    let jsonp = parse_jsonp(c)?;
     let mut headers = Vec::new();
     for h in c.all("header") {
         match h.split_once(':') {
@@ -207,12 +204,39 @@ fn parse_condition(c: &Section, line: usize, base_dir: &Path) -> Result<Route, R
         prefix: c.prop("prefix").unwrap_or("").to_owned(),
         debug: c.has("debug"),
         aco: c.has("aco"),
+        jsonp,
         session: c.has("session"),
         no_grip: c.has("no_grip"),
         orig_headers: c.has("orig_headers"),
         headers,
         targets: Vec::new(),
     })
+}
+
+/// The `jsonp_*` options. Empty values count as unset, as in 1.36.
+fn parse_jsonp(c: &Section) -> Result<JsonpConfig, RouteError> {
+    let mode = match c.prop("jsonp_mode") {
+        None | Some("extended") => JsonpMode::Extended,
+        Some("basic") => JsonpMode::Basic,
+        Some(m) => {
+            return Err(bad(
+                "jsonp_mode",
+                format!("'{m}' is not 'basic' or 'extended'"),
+            ))
+        }
+    };
+    let mut config = JsonpConfig::new(mode);
+    let set = |key| c.prop(key).filter(|v| !v.is_empty()).map(str::to_owned);
+    config.callback_param = set("jsonp_cb");
+    config.body_param = set("jsonp_body");
+    config.default_callback = set("jsonp_defcb");
+    if let Some(m) = c.prop("jsonp_defmethod") {
+        // 1.36 takes any text and sends it as the method; a line that
+        // would make broken requests is refused here
+        config.default_method = http::Method::from_bytes(m.as_bytes())
+            .map_err(|_| bad("jsonp_defmethod", format!("'{m}' is not a method")))?;
+    }
+    Ok(config)
 }
 
 /// Loads a signing key: `file:PATH` (read as bytes), `base64:...`, or text.
@@ -345,6 +369,8 @@ mod tests {
             ("*,ssl=maybe t:1", "'ssl'"),
             ("*,path_beg= t:1", "'path_beg'"),
             ("*,jsonp_mode=x t:1", "'jsonp_mode'"),
+            ("*,jsonp_defmethod=(x) t:1", "'jsonp_defmethod'"),
+            ("*,jsonp_defmethod= t:1", "'jsonp_defmethod'"),
             ("*,header=nocolon t:1", "'header'"),
             ("*,path_rem=x t:1", "'path_rem'"),
             ("*,sig_iss=i,sig_key=base64:!! t:1", "'sig_key'"),
@@ -359,6 +385,28 @@ mod tests {
             let e = parse(line).unwrap_err().to_string();
             assert!(e.contains(want), "{line}: {e}");
         }
+    }
+
+    #[test]
+    fn jsonp_options() {
+        let r = parse("*,aco t:1").unwrap().unwrap();
+        assert!(r.aco);
+        assert_eq!(r.jsonp, JsonpConfig::default());
+        assert_eq!(r.jsonp.default_method, http::Method::GET);
+        let r = parse("*,jsonp_mode=basic,jsonp_cb=cb,jsonp_body=b,jsonp_defcb=d t:1")
+            .unwrap()
+            .unwrap();
+        assert!(!r.aco);
+        assert_eq!(r.jsonp.mode, JsonpMode::Basic);
+        assert_eq!(r.jsonp.default_method, http::Method::POST);
+        assert_eq!(r.jsonp.callback_param.as_deref(), Some("cb"));
+        assert_eq!(r.jsonp.body_param.as_deref(), Some("b"));
+        assert_eq!(r.jsonp.default_callback.as_deref(), Some("d"));
+        let r = parse("*,jsonp_mode=basic,jsonp_defmethod=PUT,jsonp_cb= t:1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.jsonp.default_method, http::Method::PUT);
+        assert_eq!(r.jsonp.callback_param, None);
     }
 
     #[test]

@@ -138,6 +138,9 @@ async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Outcom
     let Some(route) = route else {
         tracing::warn!(host = %host, "no route for host");
         let keep_alive = head.keep_alive() && !websocket;
+        if ctx.config.auto_cross_origin && !websocket {
+            return Outcome::Done(no_route_cross_origin(conn, &head, host, keep_alive).await);
+        }
         let (h, body) = rescue(&ProxyError::NoRoute(host), false);
         return Outcome::Done(finish(
             write_full(
@@ -163,6 +166,26 @@ async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Outcom
     }
     .instrument(span)
     .await
+}
+
+/// The "no route" error with `auto_cross_origin` on: 1.36 handles the
+/// request as JSON-P (with the default options) before it looks for a
+/// route, so the error gets CORS headers or is wrapped.
+async fn no_route_cross_origin(
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    host: String,
+    keep_alive: bool,
+) -> Next {
+    use crate::cors::{jsonp, CrossOrigin, JsonpConfig};
+    let config = JsonpConfig::default();
+    let (err, cross) = match jsonp::rewrite(&head.method, &head.target, &head.headers, &config) {
+        Err(e) => (ProxyError::Jsonp(e), CrossOrigin::Cors),
+        Ok(None) => (ProxyError::NoRoute(host), CrossOrigin::Cors),
+        Ok(Some(j)) => (ProxyError::NoRoute(host), CrossOrigin::Jsonp(j.wrap)),
+    };
+    let reply = crate::proxy::reply_error_cross(conn, head, &err, false, keep_alive, Some(&cross));
+    reply.await
 }
 
 /// Maps a final write's result and the keep-alive decision to [`Next`].

@@ -107,6 +107,7 @@ pub fn notify_gone(ctx: &Ctx, rc: &RequestContext, link: &str) {
         debug: rc.debug,
         keep_alive: false,
         client: rc.client,
+        cross: None,
     };
     ctx.tracker.spawn(async move {
         match request(&ctx2, &rc2, Method::POST, &url, &[]).await {

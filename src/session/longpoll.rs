@@ -14,7 +14,7 @@ use super::common::{grip_last, subscribe_all, wait, SessionChannel, Wake};
 use super::filters::{for_delivery, Filtered};
 use super::link::notify_gone;
 use crate::app::Ctx;
-use crate::error::ProxyError;
+use crate::error::{rescue, ProxyError};
 use crate::grip::instruct::Instruct;
 use crate::grip::item::{HttpResponse, Item, ResponseBody, ResponseSend};
 use crate::http1::ResponseHead;
@@ -111,14 +111,28 @@ pub async fn run(conn: &mut ClientConn, rc: &RequestContext, ins: Instruct, ctx:
     let (head, body) = match outcome {
         Outcome::Retry => return End::Retry(last),
         Outcome::ClientGone => return End::Done(Next::Close),
-        Outcome::Failed(msg) => {
+        Outcome::Failed(msg) if rc.cross.is_none() => {
             tracing::debug!(error = %msg, "filter failed on a response hold");
             let err = ProxyError::BadInstruct(msg);
             let keep = rc.keep_alive;
             return End::Done(reply_error(conn, &rc.head, &err, rc.debug, keep).await);
         }
+        Outcome::Failed(msg) => {
+            tracing::debug!(error = %msg, "filter failed on a response hold");
+            let (mut h, body) = rescue(&ProxyError::BadInstruct(msg), rc.debug);
+            h.headers.remove(http::header::CONTENT_LENGTH);
+            (h, body)
+        }
         Outcome::Published(head, body) => (head, body),
         Outcome::Timeout => (held_head(&ins), ins.response.body.clone()),
+    };
+    let (head, body) = match rc.cross.as_deref() {
+        None => (head, body),
+        Some(cross) => {
+            let (mut head, mut body) = (head, body);
+            cross.hold_complete(&rc.head.headers, &mut head, &mut body);
+            (head, body)
+        }
     };
     let keep_alive = rc.keep_alive && !ctx.shutdown.is_cancelled();
     let head_request = rc.head.method == http::Method::HEAD;

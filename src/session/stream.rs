@@ -87,6 +87,11 @@ pub async fn run(
     let mut keep_alive = rc.keep_alive;
     let (head, framing) = {
         let mut head = held_head(&ins);
+        if rc.cross.is_some() {
+            // CORS headers even for a JSON-P request: 1.36 does not wrap
+            // streams
+            crate::cors::apply_cors(&rc.head.headers, &mut head.headers);
+        }
         // a 204 or 304 has no body: 1.36 sends the head alone and drops
         // whatever is published (a HEAD request still gets chunks, as there)
         let body_allowed = has_body(false, head.status);

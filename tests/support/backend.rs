@@ -147,7 +147,9 @@ impl Backend {
                 let st = st.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| serve(st.clone(), peer, req));
+                    // no Date header: responses are the same bytes every run
                     let _ = http1::Builder::new()
+                        .auto_date_header(false)
                         .serve_connection(TokioIo::new(s), svc)
                         .with_upgrades()
                         .await;

@@ -48,7 +48,7 @@ fn reads_the_keys_it_uses() {
         "pushpin.conf",
         "[global]\ninclude={ipc_prefix}inc.conf\nrundir=sub\n[runner]\nhttp_port=7999,127.0.0.1:8000,[::1]:8001\nlog_level=2,proxy:3\n\
          services=condure,pushpin-proxy,pushpin-handler\nzurl_bin=zurl\n[proxy]\nroutesfile=routes\nsig_key=base64:aGk=\n\
-         x_forwarded_for=truncate:0,append\nx_forwarded_for_trusted=append\ndebug=true\nset_x_forwarded_protocol=proto-only\n\
+         x_forwarded_for=truncate:0,append\nx_forwarded_for_trusted=append\ndebug=true\nauto_cross_origin=TRUE\nset_x_forwarded_protocol=proto-only\n\
          zurl_out_specs=ipc://{rundir}/zurl-in\n[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port=5599\n\
          push_in_http_max_headers_size=2000\npush_in_http_max_body_size=3000\nid_cache_ttl=30\nconnection_subscription_max=5\n",
     );
@@ -75,6 +75,7 @@ fn reads_the_keys_it_uses() {
     );
     assert!(c.xff_trusted.append);
     assert!(c.debug);
+    assert!(c.auto_cross_origin);
     assert_eq!(c.set_xfp, XfpMode::ProtoOnly);
     assert_eq!(c.publish_addr, Some("127.0.0.1:5599".parse().unwrap()));
     assert_eq!(c.publish_max_headers_size, 2000);
