@@ -13,6 +13,8 @@
 //! - [`session`]: hold sessions (stream, long-poll) on the connection task.
 //! - [`hub`]: channel registry and fan-out of published items.
 //! - [`publish`]: the publish API (`POST /publish/`).
+//! - [`simplehttp`]: the one-request-per-connection HTTP server the publish
+//!   API uses (1.36's `SimpleHttpServer` behaviour).
 //! - [`ws`]: WebSocket passthrough and WebSocket-over-HTTP.
 //! - [`wsoverhttp`]: the `application/websocket-events` codec and GRIP
 //!   control messages (pure).
@@ -48,6 +50,7 @@ pub mod routes;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod simplehttp;
 pub mod testroute;
 pub mod ws;
 pub mod wsoverhttp;
