@@ -1,6 +1,7 @@
-//! Wiring: the shared context, listeners, the publish API and the routes
-//! watcher, and the start/shutdown sequence. Production (`main.rs`) and the
-//! integration tests start the proxy through the same [`App::start`].
+//! Wiring: the shared context, listeners, the publish API, the Prometheus
+//! endpoints and the routes watcher, and the start/shutdown sequence.
+//! Production (`main.rs`) and the integration tests start the proxy
+//! through the same [`App::start`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use crate::config::{load_routes, Config, ConfigError, RoutesSource};
 use crate::grip::item::Item;
 use crate::grip::sig::Signer;
 use crate::hub::Hub;
+use crate::metrics::{self, Metrics};
 use crate::proxy::pool::Pool;
 use crate::routes::RouteTable;
 
@@ -33,6 +35,8 @@ pub struct Context {
     pub tracker: TaskTracker,
     /// Spaces out re-requests after recover, first subscriptions, id gaps.
     pub pacer: crate::session::pacer::Pacer,
+    /// Request and connection counts for the Prometheus endpoints.
+    pub metrics: Metrics,
 }
 
 /// Shared handle to the context.
@@ -77,6 +81,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error("{0}")]
+    Metrics(#[from] metrics::http::BindError),
 }
 
 /// A running proxy.
@@ -87,6 +93,8 @@ pub struct App {
     pub http_addrs: Vec<SocketAddr>,
     /// The publish API's actual address.
     pub publish_addr: Option<SocketAddr>,
+    /// The Prometheus endpoints' actual addresses (TCP ones).
+    pub metrics_addrs: metrics::http::Addrs,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -108,6 +116,8 @@ impl App {
             Some(a) => Some(bind(a).await?),
             None => None,
         };
+        let endpoints = metrics::http::bind_all(&config).await?;
+        let metrics = Metrics::new(!endpoints.is_empty(), config.stats_report_interval);
         let signer = Signer::new(config.sig_iss.clone(), config.sig_key.clone());
         let hub = Hub::with_config(crate::hub::HubConfig::from(&config));
         let ctx = Arc::new(Context {
@@ -119,6 +129,7 @@ impl App {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             pacer: Default::default(),
+            metrics,
         });
         let mut http_addrs = Vec::new();
         for l in listeners {
@@ -137,6 +148,7 @@ impl App {
             }
             None => None,
         };
+        let metrics_addrs = metrics::http::start(&ctx, endpoints);
         ctx.hub.start_fanout(&ctx.tracker, &ctx.shutdown);
         ctx.tracker.spawn(crate::hub::run_timers(
             ctx.hub.clone(),
@@ -150,6 +162,7 @@ impl App {
             ctx,
             http_addrs,
             publish_addr,
+            metrics_addrs,
         })
     }
 

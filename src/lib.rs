@@ -14,6 +14,9 @@
 //! - [`session`]: hold sessions (stream, long-poll) on the connection task.
 //! - [`hub`]: channel registry and fan-out of published items.
 //! - [`publish`]: the publish API (`POST /publish/`).
+//! - [`metrics`]: the Prometheus endpoint and the counts it reports.
+//! - [`simplehttp`]: the one-request-per-connection HTTP server of the publish
+//!   API and the metrics endpoint (1.36's `SimpleHttpServer` behaviour).
 //! - [`ws`]: WebSocket passthrough and WebSocket-over-HTTP.
 //! - [`wsoverhttp`]: the `application/websocket-events` codec and GRIP
 //!   control messages (pure).
@@ -44,12 +47,14 @@ pub mod grip;
 pub mod http1;
 pub mod hub;
 pub mod logging;
+pub mod metrics;
 pub mod proxy;
 pub mod publish;
 pub mod routes;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod simplehttp;
 pub mod testroute;
 pub mod ws;
 pub mod wsoverhttp;

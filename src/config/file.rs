@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::cli::Cli;
 use super::ini::{Entry, Ini, IniError};
-use super::{Config, RoutesSource, XffRule, XfpMode};
+use super::{Config, MetricsListen, Prometheus, RoutesSource, XffRule, XfpMode};
 use crate::routes::RouteTable;
 
 /// Where a packaged install keeps `internal.conf` (`{libdir}`).
@@ -221,6 +221,7 @@ fn from_file(path: &Path) -> Result<Config, ConfigError> {
     read_runner(&s, &mut c)?;
     read_proxy(&s, &mut c)?;
     read_handler(&s, &mut c)?;
+    read_metrics(&s, &mut c)?;
     Ok(c)
 }
 
@@ -337,6 +338,72 @@ fn read_handler(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
     c.update_on_first_subscription = s.bool("handler", "update_on_first_subscription", true);
     c.session_queue_max = s.uint("handler", "session_queue_max", 1024)?.max(1) as usize;
     Ok(())
+}
+
+/// The Prometheus endpoints of both sections, and the report interval of
+/// the one whose numbers we serve (the handler's, unless only the proxy
+/// endpoint is on).
+fn read_metrics(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
+    c.handler_prometheus = read_prometheus(s, "handler")?;
+    c.proxy_prometheus = read_prometheus(s, "proxy")?;
+    let section = match (&c.handler_prometheus, &c.proxy_prometheus) {
+        (None, None) => return Ok(()),
+        (None, Some(_)) => "proxy",
+        (Some(_), _) => "handler",
+    };
+    c.stats_report_interval = match s.int(section, "stats_report_interval")? {
+        None => Duration::from_secs(10),
+        Some(n) if n <= 0 => Duration::ZERO,
+        Some(n) => Duration::from_secs(n as u64),
+    };
+    Ok(())
+}
+
+fn read_prometheus(s: &Settings, section: &str) -> Result<Option<Prometheus>, ConfigError> {
+    let Some(f) = s.get(section, "prometheus_port") else {
+        return Ok(None);
+    };
+    let Some(listen) = parse_prometheus_port(&f.value).map_err(|m| f.bad(m))? else {
+        return Ok(None);
+    };
+    let prefix = match s.get(section, "prometheus_prefix") {
+        None => String::new(),
+        Some(p) => {
+            check_metric_prefix(&p.value).map_err(|m| p.bad(m))?;
+            p.value
+        }
+    };
+    Ok(Some(Prometheus { listen, prefix }))
+}
+
+/// `[addr:]port` or `ipc://path`; empty means no endpoint.
+pub(crate) fn parse_prometheus_port(v: &str) -> Result<Option<MetricsListen>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if let Some(path) = v.strip_prefix("ipc://") {
+        if path.is_empty() {
+            return Err("'ipc://' needs a socket path".to_owned());
+        }
+        return Ok(Some(MetricsListen::Unix(PathBuf::from(path))));
+    }
+    parse_listen(v)
+        .map(|a| Some(MetricsListen::Tcp(a)))
+        .map_err(|_| format!("'{v}' is not [addr:]port or ipc://path"))
+}
+
+/// A prefix that keeps every metric name valid for Prometheus: letters,
+/// digits, `_` and `:`, not starting with a digit.
+pub(crate) fn check_metric_prefix(p: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    if p.chars().all(ok_char) && !p.starts_with(|c: char| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{p}' cannot start a Prometheus metric name (letters, digits, '_' and ':'; not a digit first)"
+        ))
+    }
 }
 
 /// `PORT`, `ADDR:PORT` or `[V6]:PORT`. A host name listens on all addresses,

@@ -48,6 +48,24 @@ pub enum XfpMode {
     Both,
 }
 
+/// Where a Prometheus endpoint listens (`prometheus_port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// `[addr:]port`.
+    Tcp(SocketAddr),
+    /// `ipc://path`: a Unix socket (a relative path is taken from the
+    /// working directory, as 1.36 does).
+    Unix(PathBuf),
+}
+
+/// One Prometheus endpoint: `prometheus_port` and `prometheus_prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prometheus {
+    pub listen: MetricsListen,
+    /// Put in front of every metric name (checked to keep names valid).
+    pub prefix: String,
+}
+
 /// Validated settings for the whole process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -89,6 +107,14 @@ pub struct Config {
     /// Deliveries a session may have queued before it counts as too slow
     /// and is disconnected (`[handler] session_queue_max`, our addition).
     pub session_queue_max: usize,
+    /// `[handler] prometheus_port`: the endpoint 1.36's handler served.
+    pub handler_prometheus: Option<Prometheus>,
+    /// `[proxy] prometheus_port`: the endpoint 1.36's proxy served; it
+    /// reports no message counts, as the proxy never saw messages.
+    pub proxy_prometheus: Option<Prometheus>,
+    /// `stats_report_interval`: `connection_connected` reports the peak of
+    /// such a window. Zero: no window, the current count.
+    pub stats_report_interval: Duration,
 }
 
 impl Default for Config {
@@ -119,6 +145,9 @@ impl Default for Config {
             subscription_linger: Duration::from_secs(60),
             update_on_first_subscription: true,
             session_queue_max: 1024,
+            handler_prometheus: None,
+            proxy_prometheus: None,
+            stats_report_interval: Duration::from_secs(10),
         }
     }
 }

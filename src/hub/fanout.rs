@@ -66,8 +66,9 @@ impl Targets {
 }
 
 /// Deliveries handed to sessions and refused (full queues), per shard so
-/// shards never share a counter. Counted before a delivery can reach the
-/// client, so a client that got an item always finds it counted.
+/// shards never share a counter: one relaxed add per batch. Counted before
+/// a delivery can reach the client, so a client that got an item always
+/// finds it counted (the metrics endpoint's `message_sent` is `offered`).
 #[derive(Debug, Default)]
 struct Tally {
     offered: AtomicU64,
@@ -184,6 +185,14 @@ impl Fanout {
                 run.clear();
             }
         }
+    }
+
+    /// Deliveries offered so far (made or refused), over all shards.
+    pub(super) fn offered(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.tally.offered.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Deliveries made and refused so far, over all shards.

@@ -21,7 +21,9 @@ pub mod sequencer;
 
 pub use direct::DirectSink;
 pub use inbox::{Delivery, Inbox, Recv};
-pub use registry::{Hub, HubConfig, HubStats, SubMode, Subscription, FIRST_SUBSCRIPTION_DELAY};
+pub use registry::{
+    Hub, HubConfig, HubStats, MessageCounts, SubMode, Subscription, FIRST_SUBSCRIPTION_DELAY,
+};
 
 use tokio_util::sync::CancellationToken;
 

@@ -72,6 +72,9 @@ impl Channel {
 #[derive(Debug, Default)]
 struct Counters {
     published: AtomicU64,
+    /// Items past de-duplication and sequencing, each counted once when it
+    /// goes to the fan-out (subscribers or not): 1.36's "messages received".
+    fanned_out: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -133,6 +136,17 @@ pub struct HubStats {
     pub delivered: u64,
     /// Deliveries refused because a subscriber's queue was full.
     pub overflowed: u64,
+}
+
+/// What the Prometheus `message_received` / `message_sent` report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// Items that came out of sequencing (whether anyone was subscribed).
+    pub received: u64,
+    /// Deliveries offered to subscribers, one per item per subscriber of
+    /// the matching kind, counted before they reach the client (also when
+    /// the subscriber's queue was full), as 1.36 counts them.
+    pub sent: u64,
 }
 
 /// Handle to the shared registry.
@@ -268,6 +282,10 @@ impl Hub {
     /// Hands one ready item to the fan-out; returns how many subscribers
     /// want it.
     fn fan_out(&self, st: &mut State, item: &Arc<Item>) -> usize {
+        self.inner
+            .counters
+            .fanned_out
+            .fetch_add(1, Ordering::Relaxed);
         let Some(ch) = st.channels.get_mut(item.channel.as_str()) else {
             return 0;
         };
@@ -374,6 +392,14 @@ impl Hub {
             .channels
             .get(channel)
             .map_or(0, |c| c.subs.len())
+    }
+
+    /// Lock-free totals for the metrics endpoint.
+    pub fn message_counts(&self) -> MessageCounts {
+        MessageCounts {
+            received: self.inner.counters.fanned_out.load(Ordering::Relaxed),
+            sent: self.inner.fanout.offered(),
+        }
     }
 
     pub fn stats(&self) -> HubStats {

@@ -73,8 +73,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Ctx, permit: OwnedS
                     break;
                 }
             };
-            let outcome = Box::pin(dispatch(&mut conn, head, &ctx)).await;
-            if run_outcome(&mut conn, outcome, &ctx).await == Next::Close {
+            // counted from routing to the final answer, holds included
+            let mut tracked = None;
+            let outcome = Box::pin(dispatch(&mut conn, head, &ctx, &mut tracked)).await;
+            let next = run_outcome(&mut conn, outcome, &ctx).await;
+            drop(tracked);
+            if next == Next::Close {
                 break;
             }
         }
@@ -116,8 +120,14 @@ async fn run_outcome(conn: &mut ClientConn, mut outcome: Outcome, ctx: &Ctx) -> 
     Next::Close
 }
 
-/// Routes one request and handles it, up to a hold.
-async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Outcome {
+/// Routes one request and handles it, up to a hold. A routed request is
+/// counted in the metrics, and `tracked` keeps it open.
+async fn dispatch<'c>(
+    conn: &mut ClientConn,
+    head: RequestHead,
+    ctx: &'c Ctx,
+    tracked: &mut Option<crate::metrics::Connection<'c>>,
+) -> Outcome {
     let host_header = match head.host() {
         "" => "localhost",
         h => h,
@@ -155,6 +165,7 @@ async fn dispatch(conn: &mut ClientConn, head: RequestHead, ctx: &Ctx) -> Outcom
             keep_alive,
         ));
     };
+    *tracked = ctx.metrics.request();
     let req = Arc::new(head);
     let debug = ctx.config.debug || route.debug;
     async move {

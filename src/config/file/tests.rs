@@ -118,6 +118,28 @@ fn bad_values_name_file_line_and_key() {
         ),
         ("[handler]\nmessage_wait=soon\n", 2, "message_wait"),
         ("[handler]\nid_cache_ttl=1.5\n", 2, "id_cache_ttl"),
+        ("[handler]\nprometheus_port=abc\n", 2, "prometheus_port"),
+        ("[handler]\nprometheus_port=ipc://\n", 2, "prometheus_port"),
+        (
+            "[proxy]\n\nprometheus_port=127.0.0.1:70000\n",
+            3,
+            "prometheus_port",
+        ),
+        (
+            "[handler]\nprometheus_port=9100\nprometheus_prefix=my-app_\n",
+            3,
+            "prometheus_prefix",
+        ),
+        (
+            "[handler]\nprometheus_prefix=1st\nprometheus_port=9100\n",
+            2,
+            "prometheus_prefix",
+        ),
+        (
+            "[handler]\nprometheus_port=9100\nstats_report_interval=often\n",
+            3,
+            "stats_report_interval",
+        ),
     ];
     for (text, line, key) in cases {
         let e = load_text(text).unwrap_err().to_string();
@@ -182,4 +204,42 @@ fn routes_errors_name_file_and_line() {
         .to_string();
     assert!(e.starts_with("--route:1:"), "{e}");
     assert_eq!(load_routes(&RoutesSource::None).unwrap().len(), 0);
+}
+
+#[test]
+fn prometheus_endpoints() {
+    let c = load_text("[global]\nrundir=/r\n").unwrap();
+    assert_eq!((c.handler_prometheus, c.proxy_prometheus), (None, None));
+    let c = load_text(
+        "[global]\nrundir=/r\n[proxy]\nprometheus_port=localhost:9101\nstats_report_interval=3\n\
+         [handler]\nprometheus_port=ipc://{rundir}/prom.sock\nprometheus_prefix=pushpin_\nstats_report_interval=0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.handler_prometheus,
+        Some(Prometheus {
+            listen: MetricsListen::Unix("/r/prom.sock".into()),
+            prefix: "pushpin_".into(),
+        })
+    );
+    // a host name listens on all addresses, as 1.36 does
+    assert_eq!(
+        c.proxy_prometheus,
+        Some(Prometheus {
+            listen: MetricsListen::Tcp("0.0.0.0:9101".parse().unwrap()),
+            prefix: String::new(),
+        })
+    );
+    // the handler's interval applies when its endpoint is on
+    assert_eq!(c.stats_report_interval, Duration::ZERO);
+    let c = load_text(
+        "[proxy]\nprometheus_port=9101\nstats_report_interval=3\n[handler]\nprometheus_port=\n",
+    )
+    .unwrap();
+    assert_eq!(c.handler_prometheus, None);
+    assert_eq!(c.stats_report_interval, Duration::from_secs(3));
+    // the prefix is unused (and unchecked) without a port
+    let c = load_text("[handler]\nprometheus_prefix=not valid\n").unwrap();
+    assert_eq!(c.handler_prometheus, None);
+    assert_eq!(c.stats_report_interval, Duration::from_secs(10));
 }

@@ -156,3 +156,40 @@ async fn shard_tasks_deliver_everything_in_order_and_follow_subscription_changes
     tracker.close();
     tracker.wait().await;
 }
+
+#[test]
+fn message_counts_follow_1_36() {
+    let hub = Hub::with_config(quiet());
+    let _a = hub.subscribe("c", Inbox::new(1), 0, SubMode::Stream);
+    let _b = hub.subscribe("c", Inbox::new(8), 0, SubMode::Stream);
+    let _lp = hub.subscribe("c", Inbox::new(8), 0, SubMode::Response);
+    // one item, two stream subscribers (the long-poll one wants another format)
+    publish(&hub, "c", "x");
+    assert_eq!(
+        hub.message_counts(),
+        MessageCounts {
+            received: 1,
+            sent: 2
+        }
+    );
+    // nobody listening: received all the same
+    publish(&hub, "nobody", "x");
+    // `a` is full: the refused delivery still counts as sent
+    publish(&hub, "c", "y");
+    assert_eq!(hub.stats().overflowed, 1);
+    // a duplicate id is dropped before it counts
+    let with_id = || {
+        let mut it = Item::test_stream("c", "z");
+        it.id = Some("1".into());
+        Arc::new(it)
+    };
+    hub.publish(&with_id());
+    hub.publish(&with_id());
+    assert_eq!(
+        hub.message_counts(),
+        MessageCounts {
+            received: 4,
+            sent: 6
+        }
+    );
+}
