@@ -132,13 +132,19 @@ impl App {
             metrics,
         });
         let mut http_addrs = Vec::new();
+        let permits = Arc::new(tokio::sync::Semaphore::new(client_limit(
+            ctx.config.client_maxconn,
+        )));
         for l in listeners {
             http_addrs.push(l.local_addr().map_err(|source| StartError::Bind {
                 addr: SocketAddr::from(([0, 0, 0, 0], 0)),
                 source,
             })?);
-            ctx.tracker
-                .spawn(crate::server::listener::run(l, ctx.clone()));
+            ctx.tracker.spawn(crate::server::listener::run(
+                l,
+                ctx.clone(),
+                permits.clone(),
+            ));
         }
         let publish_addr = match publish {
             Some(l) => {
@@ -188,6 +194,25 @@ impl App {
         }
         done
     }
+}
+
+/// How many client connections are served at once: `client_maxconn`, but
+/// below the open-file limit (raised to its hard value first) so that a
+/// flood of clients leaves descriptors for publishing and backends.
+fn client_limit(client_maxconn: usize) -> usize {
+    let open_files = crate::fdlimit::raise_nofile();
+    let cap = crate::fdlimit::client_cap(open_files);
+    if cap < client_maxconn {
+        tracing::info!(
+            client_maxconn,
+            open_files,
+            serving = cap,
+            "client connections capped below the open-file limit"
+        );
+    }
+    client_maxconn
+        .min(cap)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 fn reload(ctx: &Ctx) {

@@ -22,6 +22,7 @@
 //!   control messages (pure).
 //! - [`testroute`]: the built-in `test` target.
 //! - [`error`]: proxy errors and their single mapping to responses.
+//! - [`fdlimit`]: the open-file limit and the client connections it allows.
 //!
 //! # Request flow
 //!
@@ -43,6 +44,7 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod fdlimit;
 pub mod grip;
 pub mod http1;
 pub mod hub;

@@ -324,6 +324,7 @@ pub async fn run<H>(listener: Listener, ctx: Ctx, what: &'static str, limits: Li
 where
     H: Fn(&Request, &Ctx) -> Response + Clone + Send + Sync + 'static,
 {
+    let mut failing = false;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -332,6 +333,7 @@ where
         };
         match accepted {
             Ok(stream) => {
+                failing = false;
                 let ctx2 = ctx.clone();
                 let handle = handle.clone();
                 ctx.tracker.spawn(async move {
@@ -347,7 +349,14 @@ where
                 });
             }
             Err(e) => {
-                tracing::warn!(error = %e, server = what, "accept failed");
+                // said once per run of failures (EMFILE repeats until
+                // descriptors free up)
+                if !failing {
+                    tracing::warn!(error = %e, server = what, "accept failed, retrying");
+                    failing = true;
+                } else {
+                    tracing::debug!(error = %e, server = what, "accept failed");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }

@@ -9,12 +9,13 @@ use tokio::sync::Semaphore;
 use super::conn;
 use crate::app::Ctx;
 
-/// Accepts connections until shutdown; each gets its own task. At most
-/// `client_maxconn` connections are served at once (the permit is taken
-/// before `accept`).
-pub async fn run(listener: TcpListener, ctx: Ctx) {
-    let permits = Arc::new(Semaphore::new(ctx.config.client_maxconn));
+/// Accepts connections until shutdown; each gets its own task. A permit
+/// from `permits` (shared by all client listeners) is taken before
+/// `accept`, so at most that many connections are served at once and the
+/// rest wait in the listen queue.
+pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
     let mut backoff = Duration::from_millis(5);
+    let mut failing = false;
     loop {
         let permit = tokio::select! {
             biased;
@@ -32,12 +33,19 @@ pub async fn run(listener: TcpListener, ctx: Ctx) {
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
+                failing = false;
                 ctx.tracker
                     .spawn(conn::serve(stream, peer, ctx.clone(), permit));
             }
             Err(e) => {
-                // typically EMFILE: wait for connections to close
-                tracing::warn!(error = %e, "accept failed");
+                // typically EMFILE: wait for connections to close; said
+                // once per run of failures, not once per retry
+                if !failing {
+                    tracing::warn!(error = %e, "accept failed, retrying");
+                    failing = true;
+                } else {
+                    tracing::debug!(error = %e, "accept failed");
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
