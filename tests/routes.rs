@@ -150,3 +150,119 @@ async fn domain_with_a_port_never_matches() {
     }
     assert!(ported.requests("/").is_empty());
 }
+
+/// The headers a backend saw, as `name: value` lines (sorted by name).
+fn seen(r: &support::Recorded) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k, v.to_str().unwrap_or("?")))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `orig_headers` sends a marked copy of each client header (1.36's
+/// `eb9bf0f5-` prefix) unless `orig_headers_need_mark` names it; marked
+/// headers a client sends are kept there and dropped on other routes.
+#[tokio::test]
+async fn orig_headers_copies_what_the_client_sent() {
+    let b = Backend::start().await;
+    b.route("/", who("b"));
+    let p = Proxy::builder()
+        .config(|c| c.orig_headers_need_mark = vec!["cookie".into()])
+        .route(&format!("*,path_beg=/o/,orig_headers {}", b.target()))
+        .route(&format!("* {}", b.target()))
+        .start()
+        .await;
+    let sent = [
+        ("Host", "h.example"),
+        ("X-Mine", "1"),
+        ("Grip-Sig", "client-made"),
+        ("Cookie", "c=1"),
+        ("Eb9bf0f5-Cookie", "was=0"),
+        ("Eb9bf0f5-Extra", "e"),
+    ];
+    request(p.http, "GET", "/o/x", &sent, b"").await;
+    request(p.http, "GET", "/plain", &sent, b"").await;
+    let with = seen(&b.requests("/o/x")[0]);
+    for h in [
+        "eb9bf0f5-host: h.example",
+        "eb9bf0f5-x-mine: 1",
+        "eb9bf0f5-grip-sig: client-made",
+        "eb9bf0f5-cookie: was=0",
+        "eb9bf0f5-extra: e",
+        "x-mine: 1",
+        "cookie: c=1",
+    ] {
+        assert!(with.iter().any(|s| s == h), "{h} missing from {with:?}");
+    }
+    assert!(
+        !with.iter().any(|s| s == "eb9bf0f5-cookie: c=1"),
+        "{with:?}"
+    );
+    assert!(!with
+        .iter()
+        .any(|s| s.ends_with("client-made") && s.starts_with("grip-sig")));
+    let without = seen(&b.requests("/plain")[0]);
+    assert!(
+        !without.iter().any(|s| s.starts_with("eb9bf0f5-")),
+        "{without:?}"
+    );
+}
+
+/// With `accept_pushpin_route`, `Pushpin-Route: ID` picks the route with
+/// that id whatever the host and path; an id two routes share is ignored;
+/// an unknown one finds no route. The header is not forwarded.
+#[tokio::test]
+async fn pushpin_route_header_picks_a_route_by_id() {
+    let (b1, b2) = (Backend::start().await, Backend::start().await);
+    b1.route("/", who("b1"));
+    b2.route("/", who("b2"));
+    let routes = |p: support::proxy::ProxyBuilder| {
+        p.route(&format!("*,id=main {}", b1.target()))
+            .route(&format!("other.example,id=side {}", b2.target()))
+            .route(&format!("*,path_beg=/s1/,id=twice {}", b2.target()))
+            .route(&format!("*,path_beg=/s2/,id=twice {}", b2.target()))
+    };
+    let p = routes(Proxy::builder().config(|c| c.accept_pushpin_route = true))
+        .start()
+        .await;
+    let get = |id: &'static str| {
+        let addr = p.http;
+        async move {
+            request(
+                addr,
+                "GET",
+                "/x",
+                &[("Host", "h.example"), ("Pushpin-Route", id)],
+                b"",
+            )
+            .await
+        }
+    };
+    assert_eq!(get("side").await.text(), "b2 /x host=h.example\n");
+    assert_eq!(get("twice").await.text(), "b1 /x host=h.example\n");
+    let r = get("nope").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (502, "No route for host: h.example\n")
+    );
+    assert!(b2
+        .requests("/x")
+        .iter()
+        .all(|r| r.header("pushpin-route").is_none()));
+
+    // off (the default): the header is an ordinary one
+    let p = routes(Proxy::builder()).start().await;
+    let r = request(
+        p.http,
+        "GET",
+        "/y",
+        &[("Host", "h.example"), ("Pushpin-Route", "side")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.text(), "b1 /y host=h.example\n");
+    assert_eq!(b1.requests("/y")[0].header("pushpin-route"), Some("side"));
+}

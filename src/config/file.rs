@@ -285,6 +285,14 @@ fn read_proxy(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
     c.debug = s.bool("proxy", "debug", false);
     c.auto_cross_origin = s.bool("proxy", "auto_cross_origin", false);
     c.accept_xfp = s.bool("proxy", "accept_x_forwarded_protocol", false);
+    c.accept_pushpin_route = s.bool("proxy", "accept_pushpin_route", false);
+    if let Some((_, names)) = s.list("proxy", "orig_headers_need_mark") {
+        c.orig_headers_need_mark = names
+            .into_iter()
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect();
+    }
     c.set_xfp = match s.get("proxy", "set_x_forwarded_protocol").map(|f| f.value) {
         Some(v) if v == "true" => XfpMode::Both,
         Some(v) if v == "proto-only" => XfpMode::ProtoOnly,

@@ -92,6 +92,12 @@ pub struct Config {
     pub auto_cross_origin: bool,
     pub set_xfp: XfpMode,
     pub accept_xfp: bool,
+    /// `[proxy] accept_pushpin_route`: a client's `Pushpin-Route: ID`
+    /// header picks the route with that `id=`.
+    pub accept_pushpin_route: bool,
+    /// `[proxy] orig_headers_need_mark`: header names that routes with
+    /// `orig_headers` copy only when the client already marked them.
+    pub orig_headers_need_mark: Vec<String>,
     /// Publish API address (`push_in_http_addr:push_in_http_port`).
     pub publish_addr: Option<SocketAddr>,
     pub publish_max_headers_size: usize,
@@ -136,6 +142,8 @@ impl Default for Config {
             auto_cross_origin: false,
             set_xfp: XfpMode::Off,
             accept_xfp: false,
+            accept_pushpin_route: false,
+            orig_headers_need_mark: Vec::new(),
             publish_addr: Some(SocketAddr::from(([127, 0, 0, 1], 5561))),
             publish_max_headers_size: 10_000,
             publish_max_body_size: 1_000_000,

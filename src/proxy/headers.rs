@@ -103,6 +103,15 @@ pub fn prepare(
     let (path, query) = split_target(target);
     let path_and_query = format!("{}{}", rewrite_path(path, route), query);
     let mut h = client_headers.clone();
+    mark_original_headers(
+        &mut h,
+        route.orig_headers && !client.trusted,
+        route.orig_headers,
+        config,
+    );
+    if config.accept_pushpin_route {
+        h.remove("pushpin-route");
+    }
     h.remove(http::header::HOST);
     for (name, value) in route.headers.iter().rev() {
         if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
@@ -151,6 +160,49 @@ pub fn prepare(
         path_and_query,
         headers: h,
         host,
+    }
+}
+
+/// The prefix of copies of the client's original headers (1.36's mark).
+const ORIG_MARK: &str = "eb9bf0f5-";
+
+/// The route option `orig_headers`, as 1.36 applies it before anything
+/// else touches the headers. `copy`: every client header is also sent as
+/// `eb9bf0f5-NAME` (except names in `orig_headers_need_mark`, which go only
+/// if the client marked them itself), so the backend can see what the
+/// client sent; marked ones the client sent are kept. Without the option,
+/// marked headers from the client are dropped. A trusted client's are kept
+/// as they are when the option is on (`keep`): it marked them already.
+fn mark_original_headers(h: &mut HeaderMap, copy: bool, keep: bool, config: &Config) {
+    let marked: Vec<HeaderName> = h
+        .keys()
+        .filter(|n| n.as_str().starts_with(ORIG_MARK))
+        .cloned()
+        .collect();
+    if !copy {
+        if !keep {
+            for n in marked {
+                h.remove(n);
+            }
+        }
+        return;
+    }
+    let mut copies: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(h.len());
+    for (name, value) in h.iter() {
+        let n = name.as_str();
+        if n.starts_with(ORIG_MARK) {
+            copies.push((name.clone(), value.clone()));
+        } else if !config.orig_headers_need_mark.iter().any(|m| m == n) {
+            if let Ok(m) = HeaderName::from_bytes(format!("{ORIG_MARK}{n}").as_bytes()) {
+                copies.push((m, value.clone()));
+            }
+        }
+    }
+    for n in marked {
+        h.remove(n);
+    }
+    for (n, v) in copies {
+        h.append(n, v);
     }
 }
 

@@ -18,8 +18,20 @@ use super::parse::{parse_line, Domain, Proto, Route, RouteError};
 pub struct RouteTable {
     by_host: HashMap<String, Vec<Arc<Route>>>,
     any: Vec<Arc<Route>>,
-    by_id: HashMap<String, Arc<Route>>,
+    /// Routes by `id=`; `None` for an id that several routes share, which
+    /// then names no route (as in 1.36).
+    by_id: HashMap<String, Option<Arc<Route>>>,
     len: usize,
+}
+
+/// What a route id (`Pushpin-Route: ID`) names.
+#[derive(Debug, Clone)]
+pub enum RouteById {
+    Found(Arc<Route>),
+    /// Several routes have this id: the request is routed as usual.
+    Shared,
+    /// No route has this id.
+    Unknown,
 }
 
 /// The host part of a `Host` header value (lower-case, no port, no brackets).
@@ -71,7 +83,10 @@ impl RouteTable {
                 Domain::None => {}
             }
             if let Some(id) = &r.id {
-                t.by_id.insert(id.clone(), r.clone());
+                t.by_id
+                    .entry(id.clone())
+                    .and_modify(|slot| *slot = None)
+                    .or_insert_with(|| Some(r.clone()));
             }
             all.push(r);
         }
@@ -88,8 +103,12 @@ impl RouteTable {
     }
 
     /// A route by its `id=`.
-    pub fn by_id(&self, id: &str) -> Option<Arc<Route>> {
-        self.by_id.get(id).cloned()
+    pub fn by_id(&self, id: &str) -> RouteById {
+        match self.by_id.get(id) {
+            Some(Some(r)) => RouteById::Found(r.clone()),
+            Some(None) => RouteById::Shared,
+            None => RouteById::Unknown,
+        }
     }
 
     /// The route for a request, if any.
@@ -145,6 +164,18 @@ mod tests {
         assert_eq!(line_of(&t, "x", "/api/v2/z"), Some(1));
         assert_eq!(line_of(&t, "x", "/api/v1/z"), Some(2));
         assert_eq!(line_of(&t, "x", "/other"), Some(3));
+    }
+
+    #[test]
+    fn ids_name_one_route_unless_shared() {
+        let t = table("a.example,id=one a:1\n*,id=two b:2\n*,path_beg=/x,id=two c:3\n");
+        let line = |id| match t.by_id(id) {
+            RouteById::Found(r) => Some(r.line),
+            _ => None,
+        };
+        assert_eq!(line("one"), Some(1));
+        assert!(matches!(t.by_id("two"), RouteById::Shared));
+        assert!(matches!(t.by_id("three"), RouteById::Unknown));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod matcher;
 mod parse;
 mod tokenize;
 
-pub use matcher::{host_without_port, RouteTable};
+pub use matcher::{host_without_port, RouteById, RouteTable};
 pub(crate) use parse::load_key;
 pub use parse::{parse_line, Domain, Proto, Route, RouteError, Target, TargetKind};
 pub use tokenize::{tokenize, Section, TokenError};

@@ -16,7 +16,7 @@ use crate::app::Ctx;
 use crate::error::{rescue, ProxyError};
 use crate::http1::{HeadError, RequestHead, Version};
 use crate::proxy::{Flow, Outcome, MAX_RETRIES};
-use crate::routes::{host_without_port, Proto};
+use crate::routes::{host_without_port, Proto, RouteById};
 
 /// How long a client connection may wait without a complete request head:
 /// from when it is accepted, and after each answered request. Pushpin 1.36
@@ -140,10 +140,21 @@ async fn dispatch<'c>(
             .header_str("x-forwarded-proto")
             .or_else(|| head.header_str("x-forwarded-protocol"))
             .is_some_and(|p| p == "https" || p == "wss");
-    let route = ctx
-        .routes
-        .load()
-        .find(host_header, head.path(), proto, secure);
+    let table = ctx.routes.load();
+    let pushpin_route = ctx
+        .config
+        .accept_pushpin_route
+        .then(|| head.header_str("pushpin-route"))
+        .flatten()
+        .filter(|id| !id.is_empty());
+    // `Pushpin-Route: ID` (with accept_pushpin_route) names the route; an
+    // id several routes share is ignored, an unknown one finds no route
+    let route = match pushpin_route.map(|id| table.by_id(id)) {
+        Some(RouteById::Found(r)) => Some(r),
+        Some(RouteById::Unknown) => None,
+        Some(RouteById::Shared) | None => table.find(host_header, head.path(), proto, secure),
+    };
+    drop(table);
     let span = tracing::debug_span!("req", method = %head.method, path = %head.path());
     let Some(route) = route else {
         tracing::warn!(host = %host, "no route for host");
