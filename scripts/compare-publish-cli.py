@@ -299,7 +299,7 @@ def main():
             out = (ours[1] or ours[2]).decode("utf-8", "replace").strip().splitlines()
             notes.append(f"{sent}; status {ours[0]}; {out[0] if out else ''}")
             if not diffs:
-                result = "identical"
+                result = "identical" if theirs[2] == ours[2] else "same but usage wording"
             elif name in KNOWN:
                 result = "different (known)"
                 notes.insert(0, KNOWN[name])
