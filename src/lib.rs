@@ -14,6 +14,7 @@
 //! - [`session`]: hold sessions (stream, long-poll) on the connection task.
 //! - [`hub`]: channel registry and fan-out of published items.
 //! - [`publish`]: the publish API (`POST /publish/`).
+//! - [`publish_cli`]: the `pushpin-publish` command (a client of that API).
 //! - [`metrics`]: the Prometheus endpoint and the counts it reports.
 //! - [`simplehttp`]: the one-request-per-connection HTTP server of the publish
 //!   API and the metrics endpoint (1.36's `SimpleHttpServer` behaviour).
@@ -52,6 +53,7 @@ pub mod logging;
 pub mod metrics;
 pub mod proxy;
 pub mod publish;
+pub mod publish_cli;
 pub mod routes;
 pub mod server;
 pub mod session;
