@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::conn;
+use super::io::Peer;
 use crate::app::Ctx;
 
 /// Accepts connections until shutdown; each gets its own task. A permit
@@ -35,7 +36,7 @@ pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
                 backoff = Duration::from_millis(5);
                 failing = false;
                 ctx.tracker
-                    .spawn(conn::serve(stream, peer, ctx.clone(), permit));
+                    .spawn(conn::serve(stream, Peer::plain(peer), ctx.clone(), permit));
             }
             Err(e) => {
                 // typically EMFILE: wait for connections to close; said
