@@ -5,7 +5,7 @@
 //! certificate through [`PortCerts`]; a client that does not finish it
 //! within the idle timeout, or that none of the certificates suits, is
 //! dropped. After the handshake the plaintext goes through
-//! [`relay::pump`] to the ordinary connection code, with the client's
+//! [`super::relay::pump`] to the ordinary connection code, with the client's
 //! address and `secure` set.
 
 use std::sync::Arc;
