@@ -179,7 +179,7 @@ impl App {
         if let RoutesSource::File(path) = &ctx.config.routes {
             ctx.tracker.spawn(watch_routes(ctx.clone(), path.clone()));
         }
-        tracing::info!(http = ?http_addrs, publish = ?publish_addr, "started");
+        tracing::info!(http = ?http_addrs, https = ?https_addrs, local = ?local_paths, publish = ?publish_addr, "started");
         Ok(App {
             ctx,
             http_addrs,
