@@ -56,8 +56,8 @@ async fn a_request_over_tls_reaches_the_backend_as_secure_with_the_client_addres
     let b = Backend::start().await;
     b.fixed("/hello", || Reply::text(200, "hi\n"));
     let t = tls_proxy(&[&format!("* {}", b.target())]).await;
-    // from 127.0.0.2, so the client's address differs from the relay's
-    let mut s = tls::connect_from([127, 0, 0, 2].into(), t.https, "127.0.0.1")
+    // from 127.1.2.3, an address the relay never uses as its source
+    let mut s = tls::connect_from([127, 1, 2, 3].into(), t.https, "127.0.0.1")
         .await
         .unwrap();
     let headers = [
@@ -72,7 +72,7 @@ async fn a_request_over_tls_reaches_the_backend_as_secure_with_the_client_addres
     assert_eq!(seen.header("x-forwarded-protocol"), Some("https"));
     assert_eq!(
         seen.header("x-forwarded-for"),
-        Some("203.0.113.9, 127.0.0.2")
+        Some("203.0.113.9, 127.1.2.3")
     );
     assert!(t.proxy.stop().await);
 }
@@ -251,4 +251,38 @@ fn a_broken_default_certificate_stops_start_up_naming_the_file() {
     let lines: Vec<_> = err.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("default_25999.crt"), "{err}");
+}
+
+#[tokio::test]
+async fn large_bodies_pass_both_ways_over_tls() {
+    use tokio::io::AsyncWriteExt;
+    const SIZE: usize = 3 << 20;
+    let b = Backend::start().await;
+    b.fixed("/big", || Reply::text(200, vec![b'd'; SIZE]));
+    b.fixed("/upload", || Reply::text(200, "stored\n"));
+    let t = tls_proxy(&[&format!("* {}", b.target())]).await;
+
+    let mut s = tls::connect(t.https, "a.example.com").await.unwrap();
+    let r = tls::get(&mut s, "a.example.com", "/big", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), SIZE);
+    assert!(r.body.iter().all(|&c| c == b'd'));
+
+    let mut s = tls::connect(t.https, "a.example.com").await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b'u'; SIZE]).await.unwrap();
+    s.flush().await.unwrap();
+    let mut got = Vec::new();
+    tls::read_to_end(&mut s, &mut got).await.unwrap();
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let seen = b.wait_requests("/upload", 1).await.remove(0);
+    assert_eq!(seen.body.len(), SIZE);
+    assert!(t.proxy.stop().await);
 }
