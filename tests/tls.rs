@@ -5,7 +5,8 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use pushpin::config::{XffRule, XfpMode};
@@ -242,12 +243,27 @@ fn a_broken_default_certificate_stops_start_up_naming_the_file() {
          [handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port=0\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pushpin"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushpin"))
         .arg(format!("--config={}", conf.display()))
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // a proxy that started anyway would never exit: give up after 10 s
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the proxy started despite the broken certificate");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     let lines: Vec<_> = err.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("default_25999.crt"), "{err}");
