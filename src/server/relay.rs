@@ -115,7 +115,7 @@ impl Relays {
         let socket = TcpSocket::new_v4()?;
         match socket.bind((Ipv4Addr::new(127, 0, 0, last), 0).into()) {
             Ok(()) => Ok(socket),
-            Err(e) if last == 1 => Err(e),
+            Err(e) if last == 1 || e.kind() != io::ErrorKind::AddrNotAvailable => Err(e),
             Err(e) => {
                 tracing::debug!(error = %e, "relays from 127.0.0.1 only");
                 self.spread.store(false, Ordering::Relaxed);
