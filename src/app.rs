@@ -83,6 +83,15 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("{0}")]
     Metrics(#[from] metrics::http::BindError),
+    #[error("cannot listen on {}: {source}", path.display())]
+    BindLocal {
+        path: std::path::PathBuf,
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Cert(#[from] crate::server::certs::CertError),
+    #[error("cannot open the internal relay listener: {0}")]
+    Relay(io::Error),
 }
 
 /// A running proxy.
@@ -91,6 +100,10 @@ pub struct App {
     ctx: Ctx,
     /// The client listeners' actual addresses (port 0 resolved).
     pub http_addrs: Vec<SocketAddr>,
+    /// The TLS client listeners' actual addresses.
+    pub https_addrs: Vec<SocketAddr>,
+    /// The Unix-socket client listeners' paths.
+    pub local_paths: Vec<std::path::PathBuf>,
     /// The publish API's actual address.
     pub publish_addr: Option<SocketAddr>,
     /// The Prometheus endpoints' actual addresses (TCP ones).
@@ -112,6 +125,7 @@ impl App {
         for addr in &config.listeners {
             listeners.push(bind(*addr).await?);
         }
+        let relayed = crate::server::front::bind(&config).await?;
         let publish = match config.publish_addr {
             Some(a) => Some(bind(a).await?),
             None => None,
@@ -134,6 +148,7 @@ impl App {
         let mut http_addrs = Vec::new();
         let permits = Arc::new(tokio::sync::Semaphore::new(client_limit(
             ctx.config.client_maxconn,
+            !relayed.is_empty(),
         )));
         for l in listeners {
             http_addrs.push(l.local_addr().map_err(|source| StartError::Bind {
@@ -146,6 +161,7 @@ impl App {
                 permits.clone(),
             ));
         }
+        let (https_addrs, local_paths) = relayed.start(&ctx, &permits);
         let publish_addr = match publish {
             Some(l) => {
                 let a = l.local_addr().ok();
@@ -163,10 +179,12 @@ impl App {
         if let RoutesSource::File(path) = &ctx.config.routes {
             ctx.tracker.spawn(watch_routes(ctx.clone(), path.clone()));
         }
-        tracing::info!(http = ?http_addrs, publish = ?publish_addr, "started");
+        tracing::info!(http = ?http_addrs, https = ?https_addrs, local = ?local_paths, publish = ?publish_addr, "started");
         Ok(App {
             ctx,
             http_addrs,
+            https_addrs,
+            local_paths,
             publish_addr,
             metrics_addrs,
         })
@@ -198,10 +216,15 @@ impl App {
 
 /// How many client connections are served at once: `client_maxconn`, but
 /// below the open-file limit (raised to its hard value first) so that a
-/// flood of clients leaves descriptors for publishing and backends.
-fn client_limit(client_maxconn: usize) -> usize {
+/// flood of clients leaves descriptors for publishing and backends. With
+/// TLS or Unix-socket listeners a client may take three descriptors (its
+/// own and the two ends of its relay), so the cap is a third.
+fn client_limit(client_maxconn: usize, relayed: bool) -> usize {
     let open_files = crate::fdlimit::raise_nofile();
-    let cap = crate::fdlimit::client_cap(open_files);
+    let mut cap = crate::fdlimit::client_cap(open_files);
+    if relayed {
+        cap = (cap / crate::server::front::DESCRIPTORS_PER_CLIENT).max(1);
+    }
     if cap < client_maxconn {
         tracing::info!(
             client_maxconn,

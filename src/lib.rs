@@ -5,7 +5,9 @@
 //! - [`app`]: wiring, shared [`app::Context`], start and shutdown.
 //! - [`config`]: pushpin.conf + command line → [`config::Config`].
 //! - [`routes`]: routes file parsing and matching (pure).
-//! - [`server`]: client listeners and one task per connection.
+//! - [`server`]: client listeners and one task per connection; TLS
+//!   (`https_ports`) and Unix-socket (`local_ports`) clients are relayed
+//!   to the same connection code over loopback ([`server::relay`]).
 //! - [`http1`]: the client-side HTTP/1.x codec (pure).
 //! - [`proxy`]: forwarding to backends (hyper client, pooled), relaying,
 //!   and GRIP response handling ([`proxy::accept`]).
@@ -29,6 +31,7 @@
 //!
 //! ```text
 //!  client ──► server::listener ──► server::conn (task per connection)
+//!  TLS / Unix client ──► server::tls / server::local ──► server::relay ──┘
 //!                                        │ route lookup
 //!                                        ▼
 //!                                  proxy::handle ──► backend (hyper, pooled)

@@ -18,7 +18,7 @@ async fn future_sizes() {
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (s2, peer) = l.accept().await.unwrap();
     drop(s);
-    let mut conn = ClientConn::new(s2, peer);
+    let mut conn = ClientConn::new(s2, pushpin::server::io::Peer::plain(peer));
     let (head, _) = pushpin::http1::parse_request_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 8192)
         .unwrap()
         .unwrap();
@@ -37,7 +37,7 @@ async fn future_sizes() {
         println!("ws::handle {}", std::mem::size_of_val(&f));
     }
     let facts = pushpin::proxy::ClientFacts {
-        peer: peer.ip(),
+        peer: Some(peer.ip()),
         secure: false,
         trusted: false,
     };
@@ -71,7 +71,12 @@ async fn future_sizes() {
         .await
         .unwrap();
     let s3 = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let f = pushpin::server::conn::serve(s3, peer, ctx.clone(), permit);
+    let f = pushpin::server::conn::serve(
+        s3,
+        pushpin::server::io::Peer::plain(peer),
+        ctx.clone(),
+        permit,
+    );
     println!("conn::serve {}", std::mem::size_of_val(&f));
 }
 

@@ -245,11 +245,20 @@ fn read_runner(s: &Settings, c: &mut Config) -> Result<(), ConfigError> {
             .map(|p| parse_listen(p).map_err(|m| f.bad(m)))
             .collect::<Result<_, _>>()?;
     }
-    if let Some((_, ports)) = s.list("runner", "https_ports") {
-        if !ports.is_empty() {
-            tracing::warn!("https_ports is not supported yet; those ports are not opened");
-        }
+    if let Some((f, ports)) = s.list("runner", "https_ports") {
+        c.https_listeners = ports
+            .iter()
+            .map(|p| parse_https_listen(p).map_err(|m| f.bad(m)))
+            .collect::<Result<_, _>>()?;
     }
+    if let Some((_, paths)) = s.list("runner", "local_ports") {
+        c.local_listeners = paths
+            .iter()
+            .map(|p| PathBuf::from(p.trim()))
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+    }
+    c.certs_dir = s.dir.join("runner").join("certs");
     if let Some((f, levels)) = s.list("runner", "log_level") {
         c.log_level = parse_log_level(&levels).map_err(|m| f.bad(m))?;
     }
@@ -436,6 +445,16 @@ pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// An `https_ports` item: `[addr:]port` with a port of at least 1 (1.36
+/// refuses 0 here, unlike `http_port`).
+pub(crate) fn parse_https_listen(s: &str) -> Result<SocketAddr, String> {
+    let a = parse_listen(s)?;
+    if a.port() == 0 {
+        return Err(format!("'{}': an https port must be 1 or more", s.trim()));
+    }
+    Ok(a)
+}
+
 /// `N` or `N,service:N,...`; the highest level given wins (one process).
 pub(crate) fn parse_log_level(parts: &[String]) -> Result<u8, String> {
     if parts.is_empty() {
@@ -475,7 +494,10 @@ pub(crate) fn parse_xff(items: &[String]) -> Result<XffRule, String> {
 fn apply_cli(c: &mut Config, cli: &Cli) -> Result<(), ConfigError> {
     let cli_err = |option, message: String| ConfigError::Cli { option, message };
     if let Some(p) = &cli.port {
+        // 1.36: `--port` replaces every listener, TLS and Unix ones too
         c.listeners = vec![parse_listen(p).map_err(|m| cli_err("port", m))?];
+        c.https_listeners.clear();
+        c.local_listeners.clear();
     }
     if let Some(id) = cli.id {
         if let Some(a) = &mut c.publish_addr {

@@ -73,6 +73,16 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Client listeners (`[runner] http_port`, or `--port`).
     pub listeners: Vec<SocketAddr>,
+    /// TLS client listeners (`[runner] https_ports`; none with `--port`).
+    /// Each serves the certificates in `certs_dir`, with
+    /// `default_<port>.crt`/`.key` for clients that name no known host.
+    pub https_listeners: Vec<SocketAddr>,
+    /// Unix-socket client listeners (`[runner] local_ports`; none with
+    /// `--port`). A path is taken as given (relative: from the working
+    /// directory, as 1.36's condure does).
+    pub local_listeners: Vec<PathBuf>,
+    /// Where TLS certificates live: `runner/certs` beside the config file.
+    pub certs_dir: PathBuf,
     pub routes: RoutesSource,
     /// Longest request head from a client (`[runner] client_buffer_size`).
     pub client_buffer_size: usize,
@@ -129,6 +139,9 @@ impl Default for Config {
         Config {
             config_file: None,
             listeners: vec![SocketAddr::from(([0, 0, 0, 0], 7999))],
+            https_listeners: Vec::new(),
+            local_listeners: Vec::new(),
+            certs_dir: PathBuf::from("runner/certs"),
             routes: RoutesSource::None,
             client_buffer_size: 8192,
             client_maxconn: 50_000,

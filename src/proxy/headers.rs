@@ -77,7 +77,8 @@ pub fn rewrite_path(path: &str, route: &Route) -> String {
 /// Everything about the client that shapes the forwarded headers.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientInfo<'a> {
-    pub peer: IpAddr,
+    /// `None`: a Unix-socket client.
+    pub peer: Option<IpAddr>,
     /// The client's Grip-Sig verified with `upstream_key`.
     pub trusted: bool,
     /// https/wss (TLS, or a trusted `X-Forwarded-Proto`).
@@ -228,8 +229,10 @@ pub fn peer_text(ip: IpAddr) -> String {
     }
 }
 
-/// Applies an `x_forwarded_for` rule.
-pub fn apply_xff(h: &mut HeaderMap, rule: XffRule, peer: IpAddr) {
+/// Applies an `x_forwarded_for` rule. A client without an address (Unix
+/// socket) appends an empty entry, as 1.36 does: `a` becomes `a, `, and a
+/// header that would be empty is left out.
+pub fn apply_xff(h: &mut HeaderMap, rule: XffRule, peer: Option<IpAddr>) {
     let mut list: Vec<String> = h
         .get_all("x-forwarded-for")
         .iter()
@@ -243,11 +246,12 @@ pub fn apply_xff(h: &mut HeaderMap, rule: XffRule, peer: IpAddr) {
         list.drain(..drop);
     }
     if rule.append {
-        list.push(peer_text(peer));
+        list.push(peer.map(peer_text).unwrap_or_default());
     }
     h.remove("x-forwarded-for");
-    if !list.is_empty() {
-        h.insert("x-forwarded-for", hv(&list.join(", ")));
+    let joined = list.join(", ");
+    if !joined.is_empty() {
+        h.insert("x-forwarded-for", hv(&joined));
     }
 }
 
@@ -263,7 +267,7 @@ mod tests {
 
     fn client<'a>(host: &'a str) -> ClientInfo<'a> {
         ClientInfo {
-            peer: "127.0.0.1".parse().unwrap(),
+            peer: Some("127.0.0.1".parse().unwrap()),
             trusted: false,
             secure: false,
             websocket: false,
@@ -338,7 +342,7 @@ mod tests {
 
     #[test]
     fn xff_rules() {
-        let peer: IpAddr = "::ffff:10.0.0.9".parse().unwrap();
+        let peer: Option<IpAddr> = Some("::ffff:10.0.0.9".parse().unwrap());
         let mut h = headers(&[("X-Forwarded-For", "a, b"), ("X-Forwarded-For", "c")]);
         apply_xff(
             &mut h,
@@ -361,6 +365,20 @@ mod tests {
         assert_eq!(h.get("x-forwarded-for").unwrap(), "b, c");
         let mut h = HeaderMap::new();
         apply_xff(&mut h, XffRule::default(), peer);
+        assert!(h.get("x-forwarded-for").is_none());
+    }
+
+    #[test]
+    fn xff_for_a_client_without_an_address() {
+        let append = XffRule {
+            truncate: None,
+            append: true,
+        };
+        let mut h = headers(&[("X-Forwarded-For", "9.9.9.9")]);
+        apply_xff(&mut h, append, None);
+        assert_eq!(h.get("x-forwarded-for").unwrap(), "9.9.9.9, ");
+        let mut h = HeaderMap::new();
+        apply_xff(&mut h, append, None);
         assert!(h.get("x-forwarded-for").is_none());
     }
 

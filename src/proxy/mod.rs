@@ -61,7 +61,8 @@ pub struct BackendReply {
 /// Facts about the client that shape forwarded requests.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientFacts {
-    pub peer: IpAddr,
+    /// `None`: a Unix-socket client.
+    pub peer: Option<IpAddr>,
     pub secure: bool,
     /// Its `Grip-Sig` verified with `upstream_key`.
     pub trusted: bool,
@@ -174,7 +175,7 @@ async fn forward_request(
         }
     };
     let client = ClientFacts {
-        peer: conn.peer.ip(),
+        peer: conn.peer_ip(),
         secure,
         trusted: client_trusted(&head, ctx),
     };

@@ -2,7 +2,6 @@
 //! proxy, a hold session or the test handler, and loop while the connection
 //! is kept alive.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, Instrument};
 
-use super::io::{ClientConn, ReadError};
+use super::io::{ClientConn, Peer, ReadError};
 use super::respond::write_full;
 use crate::app::Ctx;
 use crate::error::{rescue, ProxyError};
@@ -44,7 +43,7 @@ impl Next {
 }
 
 /// Serves one client connection until it closes or the proxy shuts down.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Ctx, permit: OwnedSemaphorePermit) {
+pub async fn serve(stream: TcpStream, peer: Peer, ctx: Ctx, permit: OwnedSemaphorePermit) {
     let span = tracing::debug_span!("conn", client.addr = %peer);
     async move {
         let _permit = permit;
@@ -135,11 +134,13 @@ async fn dispatch<'c>(
     let host = host_without_port(host_header);
     let websocket = head.is_websocket_upgrade();
     let proto = if websocket { Proto::Ws } else { Proto::Http };
-    let secure = ctx.config.accept_xfp
-        && head
-            .header_str("x-forwarded-proto")
-            .or_else(|| head.header_str("x-forwarded-protocol"))
-            .is_some_and(|p| p == "https" || p == "wss");
+    // over TLS, or said so by a trusted X-Forwarded-Proto
+    let secure = conn.secure
+        || (ctx.config.accept_xfp
+            && head
+                .header_str("x-forwarded-proto")
+                .or_else(|| head.header_str("x-forwarded-protocol"))
+                .is_some_and(|p| p == "https" || p == "wss"));
     let table = ctx.routes.load();
     let pushpin_route = ctx
         .config

@@ -29,6 +29,35 @@ pub enum ReadError {
     Body(#[from] BodyError),
 }
 
+/// Where a client connection really comes from. For TLS and Unix-socket
+/// clients the socket the server code reads is the internal relay
+/// connection ([`super::relay`]), so these facts travel separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: Option<SocketAddr>,
+    pub secure: bool,
+}
+
+impl Peer {
+    /// A client of a plain `http_port` listener.
+    pub fn plain(addr: SocketAddr) -> Peer {
+        Peer {
+            addr: Some(addr),
+            secure: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.addr, self.secure) {
+            (Some(a), false) => write!(f, "{a}"),
+            (Some(a), true) => write!(f, "{a} (tls)"),
+            (None, _) => f.write_str("unix"),
+        }
+    }
+}
+
 /// One accepted client connection.
 #[derive(Debug)]
 pub struct ClientConn {
@@ -36,19 +65,29 @@ pub struct ClientConn {
     /// to it directly (see [`crate::hub::DirectSink`]); otherwise unique.
     pub stream: Arc<TcpStream>,
     pub rbuf: BytesMut,
-    pub peer: SocketAddr,
+    /// The client's address; `None` for a Unix-socket client (1.36 has
+    /// none for those either).
+    pub peer: Option<SocketAddr>,
+    /// The client came over TLS (an `https_ports` listener).
+    pub secure: bool,
     /// The peer closed its side (EOF seen).
     pub eof: bool,
 }
 
 impl ClientConn {
-    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+    pub fn new(stream: TcpStream, peer: Peer) -> Self {
         ClientConn {
             stream: Arc::new(stream),
             rbuf: BytesMut::new(),
-            peer,
+            peer: peer.addr,
+            secure: peer.secure,
             eof: false,
         }
+    }
+
+    /// The client's IP address, if it has one.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.peer.map(|a| a.ip())
     }
 
     /// Reads more bytes into the buffer; returns how many (0 at EOF).

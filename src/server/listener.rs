@@ -1,12 +1,14 @@
-//! Accept loops for the client listeners.
+//! Accept loops for the plain client listeners, and the retry pacing that
+//! every accept loop shares ([`Backoff`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn;
+use super::io::Peer;
 use crate::app::Ctx;
 
 /// Accepts connections until shutdown; each gets its own task. A permit
@@ -14,16 +16,10 @@ use crate::app::Ctx;
 /// `accept`, so at most that many connections are served at once and the
 /// rest wait in the listen queue.
 pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
-    let mut backoff = Duration::from_millis(5);
-    let mut failing = false;
+    let mut backoff = Backoff::default();
     loop {
-        let permit = tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => return,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+        let Some(permit) = permit(&ctx, &permits).await else {
+            return;
         };
         let accepted = tokio::select! {
             biased;
@@ -32,23 +28,60 @@ pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
         };
         match accepted {
             Ok((stream, peer)) => {
-                backoff = Duration::from_millis(5);
-                failing = false;
+                backoff.reset();
                 ctx.tracker
-                    .spawn(conn::serve(stream, peer, ctx.clone(), permit));
+                    .spawn(conn::serve(stream, Peer::plain(peer), ctx.clone(), permit));
             }
-            Err(e) => {
-                // typically EMFILE: wait for connections to close; said
-                // once per run of failures, not once per retry
-                if !failing {
-                    tracing::warn!(error = %e, "accept failed, retrying");
-                    failing = true;
-                } else {
-                    tracing::debug!(error = %e, "accept failed");
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
+            Err(e) => backoff.wait(&e, "client").await,
         }
+    }
+}
+
+/// Waits for a connection permit; `None` once the proxy shuts down.
+pub async fn permit(ctx: &Ctx, permits: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    tokio::select! {
+        biased;
+        _ = ctx.shutdown.cancelled() => None,
+        p = permits.clone().acquire_owned() => p.ok(),
+    }
+}
+
+/// Pacing after accept errors (typically EMFILE: wait for connections to
+/// close). Said once per run of failures, not once per retry.
+#[derive(Debug)]
+pub struct Backoff {
+    delay: Duration,
+    failing: bool,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            delay: Backoff::FIRST,
+            failing: false,
+        }
+    }
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// An accept worked: the next failure starts over.
+    pub fn reset(&mut self) {
+        self.delay = Backoff::FIRST;
+        self.failing = false;
+    }
+
+    /// Logs `e` and sleeps before the next try, longer each time.
+    pub async fn wait(&mut self, e: &std::io::Error, listener: &'static str) {
+        if !self.failing {
+            tracing::warn!(error = %e, listener, "accept failed, retrying");
+            self.failing = true;
+        } else {
+            tracing::debug!(error = %e, listener, "accept failed");
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Backoff::MAX);
     }
 }

@@ -37,7 +37,7 @@ pub async fn handle(
         return reply_error(conn, &head, &err, debug, false).await;
     };
     let client = ClientFacts {
-        peer: conn.peer.ip(),
+        peer: conn.peer_ip(),
         secure,
         trusted: client_trusted(&head, ctx),
     };

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod client;
 pub mod items;
 pub mod proxy;
+pub mod tls;
 pub mod ws;
 
 #[allow(unused_imports)]

@@ -96,6 +96,10 @@ fn missing_include_is_skipped_and_keys_default() {
 fn bad_values_name_file_line_and_key() {
     let cases = [
         ("[runner]\nhttp_port=abc\n", 2, "http_port"),
+        ("[runner]\nhttps_ports=443,abc\n", 2, "https_ports"),
+        ("[runner]\n\nhttps_ports=0\n", 3, "https_ports"),
+        ("[runner]\nhttps_ports=127.0.0.1:0\n", 2, "https_ports"),
+        ("[runner]\nhttps_ports=127.0.0.1:70000\n", 2, "https_ports"),
         ("[runner]\n\nlog_level=x\n", 3, "log_level"),
         ("[runner]\nclient_maxconn=-5\n", 2, "client_maxconn"),
         (
@@ -165,6 +169,49 @@ fn malformed_lines_are_errors() {
         from_file(&d.0.join("missing.conf")),
         Err(ConfigError::Read { .. })
     ));
+}
+
+#[test]
+fn https_and_local_ports() {
+    let d = TempDir::new();
+    let p = d.write(
+        "pushpin.conf",
+        "[runner]\nhttps_ports=443, 127.0.0.1:8443,[::1]:9443\nlocal_ports=/tmp/a.sock,rel.sock\n",
+    );
+    let c = from_file(&p).unwrap();
+    assert_eq!(
+        c.https_listeners,
+        vec![
+            "0.0.0.0:443".parse().unwrap(),
+            "127.0.0.1:8443".parse().unwrap(),
+            "[::1]:9443".parse().unwrap(),
+        ]
+    );
+    // as given: a relative path is taken from the working directory
+    assert_eq!(
+        c.local_listeners,
+        vec![PathBuf::from("/tmp/a.sock"), PathBuf::from("rel.sock")]
+    );
+    assert_eq!(c.certs_dir, d.0.join("runner").join("certs"));
+
+    let c = load_text("[runner]\nhttps_ports=\nlocal_ports=\n").unwrap();
+    assert!(c.https_listeners.is_empty() && c.local_listeners.is_empty());
+}
+
+#[test]
+fn cli_port_replaces_every_listener() {
+    let mut c = Config {
+        https_listeners: vec!["0.0.0.0:443".parse().unwrap()],
+        local_listeners: vec![PathBuf::from("/tmp/a.sock")],
+        ..Config::default()
+    };
+    let cli = Cli {
+        port: Some("9000".into()),
+        ..Cli::default()
+    };
+    apply_cli(&mut c, &cli).unwrap();
+    assert_eq!(c.listeners, vec!["0.0.0.0:9000".parse().unwrap()]);
+    assert!(c.https_listeners.is_empty() && c.local_listeners.is_empty());
 }
 
 #[test]
