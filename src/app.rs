@@ -146,10 +146,7 @@ impl App {
             metrics,
         });
         let mut http_addrs = Vec::new();
-        let permits = Arc::new(tokio::sync::Semaphore::new(client_limit(
-            ctx.config.client_maxconn,
-            !relayed.is_empty(),
-        )));
+        let permits = client_permits(ctx.config.client_maxconn);
         for l in listeners {
             http_addrs.push(l.local_addr().map_err(|source| StartError::Bind {
                 addr: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -214,28 +211,23 @@ impl App {
     }
 }
 
-/// How many client connections are served at once: `client_maxconn`, but
-/// below the open-file limit (raised to its hard value first) so that a
-/// flood of clients leaves descriptors for publishing and backends. With
-/// TLS or Unix-socket listeners a client may take three descriptors (its
-/// own and the two ends of its relay), so the cap is a third.
-fn client_limit(client_maxconn: usize, relayed: bool) -> usize {
+/// The bounds on client connections: `client_maxconn` of them, using at
+/// most the descriptors the open-file limit (raised to its hard value
+/// first) leaves after a reserve, so that a flood of clients leaves
+/// descriptors for publishing and backends. A plain client counts one
+/// descriptor, a TLS or Unix-socket one three (its relay's two ends).
+fn client_permits(client_maxconn: usize) -> crate::server::permits::ClientPermits {
     let open_files = crate::fdlimit::raise_nofile();
-    let mut cap = crate::fdlimit::client_cap(open_files);
-    if relayed {
-        cap = (cap / crate::server::front::DESCRIPTORS_PER_CLIENT).max(1);
-    }
-    if cap < client_maxconn {
+    let descriptors = crate::fdlimit::client_cap(open_files);
+    if descriptors < client_maxconn {
         tracing::info!(
             client_maxconn,
             open_files,
-            serving = cap,
-            "client connections capped below the open-file limit"
+            descriptors,
+            "client connections bounded by the open-file limit too"
         );
     }
-    client_maxconn
-        .min(cap)
-        .min(tokio::sync::Semaphore::MAX_PERMITS)
+    crate::server::permits::ClientPermits::new(client_maxconn, descriptors)
 }
 
 fn reload(ctx: &Ctx) {

@@ -6,6 +6,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,19 +40,17 @@ async fn open_streams(http: SocketAddr, n: usize) -> Vec<RawClient> {
     out
 }
 
-#[tokio::test]
-async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
-    // 256 open files: 192 client connections are served (a tenth, at
-    // least 64, is kept back)
-    const SERVED: usize = 192;
+/// Starts the binary under `ulimit -n 256` with `runner` lines added to
+/// its `[runner]` section; returns it with its client and publish ports.
+async fn start_limited(name: &str, runner: &str) -> (Killed, SocketAddr, SocketAddr, PathBuf) {
     let (http, publish) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("pp-flood-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = std::env::temp_dir().join(format!("pp-flood-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("runner/certs")).unwrap();
     let conf = dir.join("pushpin.conf");
     std::fs::write(
         &conf,
         format!(
-            "[runner]\nhttp_port=127.0.0.1:{http}\n[handler]\n\
+            "[runner]\nhttp_port=127.0.0.1:{http}\n{runner}[handler]\n\
              push_in_http_addr=127.0.0.1\npush_in_http_port={publish}\n"
         ),
     )
@@ -61,7 +60,7 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
         env!("CARGO_BIN_EXE_pushpin"),
         conf.display()
     );
-    let _proxy = Killed(
+    let proxy = Killed(
         Command::new("sh")
             .args(["-c", &script])
             .stdout(Stdio::null())
@@ -76,6 +75,15 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
         assert!(Instant::now() < deadline, "proxy did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (proxy, http, publish, dir)
+}
+
+#[tokio::test]
+async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
+    // 256 open files: 192 client connections are served (a tenth, at
+    // least 64, is kept back)
+    const SERVED: usize = 192;
+    let (_proxy, http, publish, dir) = start_limited("plain", "").await;
 
     let mut served = open_streams(http, SERVED).await;
     for c in &mut served {
@@ -110,6 +118,22 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
     // as served clients leave, the waiting ones are taken
     served.truncate(SERVED - 8);
     for c in &mut waiting {
+        c.read_until_contains(b"[stream opened]\n").await;
+        assert_eq!(c.status, Some(200));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A TLS listener beside the plain one does not shrink what plain clients
+/// get: they count one descriptor each, TLS clients three.
+#[tokio::test]
+async fn plain_clients_keep_their_share_when_tls_is_configured() {
+    let https = free_port();
+    let (_proxy, http, _publish, dir) =
+        start_limited("tls", &format!("https_ports=127.0.0.1:{https}\n")).await;
+    // more than a third of the 192 descriptors: all served
+    let mut served = open_streams(http, 150).await;
+    for c in &mut served {
         c.read_until_contains(b"[stream opened]\n").await;
         assert_eq!(c.status, Some(200));
     }

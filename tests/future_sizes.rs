@@ -66,8 +66,9 @@ async fn future_sizes() {
     println!("RequestContext {}", std::mem::size_of_val(&rc));
     println!("Instruct {}", std::mem::size_of_val(&ins));
     println!("ClientConn {}", std::mem::size_of::<ClientConn>());
-    let permit = Arc::new(tokio::sync::Semaphore::new(1))
-        .acquire_owned()
+    let stop = tokio_util::sync::CancellationToken::new();
+    let permit = pushpin::server::permits::ClientPermits::new(1, 1)
+        .acquire(1, &stop)
         .await
         .unwrap();
     let s3 = tokio::net::TcpStream::connect(addr).await.unwrap();

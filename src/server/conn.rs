@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, Instrument};
 
 use super::io::{ClientConn, Peer, ReadError};
+use super::permits::ClientPermit;
 use super::respond::write_full;
 use crate::app::Ctx;
 use crate::error::{rescue, ProxyError};
@@ -43,7 +43,7 @@ impl Next {
 }
 
 /// Serves one client connection until it closes or the proxy shuts down.
-pub async fn serve(stream: TcpStream, peer: Peer, ctx: Ctx, permit: OwnedSemaphorePermit) {
+pub async fn serve(stream: TcpStream, peer: Peer, ctx: Ctx, permit: ClientPermit) {
     let span = tracing::debug_span!("conn", client.addr = %peer);
     async move {
         let _permit = permit;

@@ -9,17 +9,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use super::certs::CertStore;
 use super::local::LocalListener;
+use super::permits::ClientPermits;
 use super::relay::{self, Relays};
 use crate::app::{Ctx, StartError};
 use crate::config::Config;
 
 /// Descriptors a relayed client may hold: its own socket and both ends of
 /// the loopback connection.
-pub const DESCRIPTORS_PER_CLIENT: usize = 3;
+pub const DESCRIPTORS_PER_CLIENT: u32 = 3;
 
 /// Bound, not yet serving.
 #[derive(Debug, Default)]
@@ -94,7 +94,7 @@ impl Relayed {
 
     /// Starts every accept loop in the app's tracker; returns the TLS
     /// addresses and the socket paths.
-    pub fn start(self, ctx: &Ctx, permits: &Arc<Semaphore>) -> (Vec<SocketAddr>, Vec<PathBuf>) {
+    pub fn start(self, ctx: &Ctx, permits: &ClientPermits) -> (Vec<SocketAddr>, Vec<PathBuf>) {
         let Some((relays, internal)) = self.relay else {
             return (Vec::new(), Vec::new());
         };

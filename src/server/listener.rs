@@ -1,24 +1,23 @@
 //! Accept loops for the plain client listeners, and the retry pacing that
 //! every accept loop shares ([`Backoff`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn;
 use super::io::Peer;
+use super::permits::ClientPermits;
 use crate::app::Ctx;
 
 /// Accepts connections until shutdown; each gets its own task. A permit
-/// from `permits` (shared by all client listeners) is taken before
-/// `accept`, so at most that many connections are served at once and the
-/// rest wait in the listen queue.
-pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
+/// from `permits` (shared by all client listeners; a plain client uses one
+/// descriptor) is taken before `accept`, so clients over the limits wait
+/// in the listen queue.
+pub async fn run(listener: TcpListener, ctx: Ctx, permits: ClientPermits) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(permit) = permit(&ctx, &permits).await else {
+        let Some(permit) = permits.acquire(1, &ctx.shutdown).await else {
             return;
         };
         let accepted = tokio::select! {
@@ -34,15 +33,6 @@ pub async fn run(listener: TcpListener, ctx: Ctx, permits: Arc<Semaphore>) {
             }
             Err(e) => backoff.wait(&e, "client").await,
         }
-    }
-}
-
-/// Waits for a connection permit; `None` once the proxy shuts down.
-pub async fn permit(ctx: &Ctx, permits: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
-    tokio::select! {
-        biased;
-        _ = ctx.shutdown.cancelled() => None,
-        p = permits.clone().acquire_owned() => p.ok(),
     }
 }
 

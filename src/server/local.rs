@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
-use tokio::sync::Semaphore;
 
+use super::front::DESCRIPTORS_PER_CLIENT;
 use super::io::Peer;
-use super::listener::{permit, Backoff};
+use super::listener::Backoff;
+use super::permits::ClientPermits;
 use super::relay::{pump, Relays};
 use crate::app::Ctx;
 
@@ -64,10 +65,10 @@ impl LocalListener {
 }
 
 /// Accepts Unix-socket clients until shutdown, then removes the file.
-pub async fn run(local: LocalListener, relays: Arc<Relays>, ctx: Ctx, permits: Arc<Semaphore>) {
+pub async fn run(local: LocalListener, relays: Arc<Relays>, ctx: Ctx, permits: ClientPermits) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(permit) = permit(&ctx, &permits).await else {
+        let Some(permit) = permits.acquire(DESCRIPTORS_PER_CLIENT, &ctx.shutdown).await else {
             break;
         };
         let accepted = tokio::select! {

@@ -12,6 +12,7 @@ pub mod front;
 pub mod io;
 pub mod listener;
 pub mod local;
+pub mod permits;
 pub mod relay;
 pub mod respond;
 pub mod tls;

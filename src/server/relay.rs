@@ -40,12 +40,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::conn;
 use super::io::Peer;
 use super::listener::Backoff;
+use super::permits::ClientPermit;
 use crate::app::Ctx;
 
 /// How long client bytes still pass after the server side finished.
@@ -55,7 +55,7 @@ pub const LINGER: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 struct Pending {
     peer: Peer,
-    permit: OwnedSemaphorePermit,
+    permit: ClientPermit,
 }
 
 /// The internal listener's address and the relays on their way to it.
@@ -131,7 +131,7 @@ impl Relays {
     pub async fn connect(
         self: &Arc<Self>,
         peer: Peer,
-        permit: OwnedSemaphorePermit,
+        permit: ClientPermit,
     ) -> io::Result<(TcpStream, Registration)> {
         let socket = self.bound_socket()?;
         let local = socket.local_addr()?;

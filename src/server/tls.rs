@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::certs::{CertStore, PortCerts};
 use super::conn::CLIENT_IDLE_TIMEOUT;
+use super::front::DESCRIPTORS_PER_CLIENT;
 use super::io::Peer;
-use super::listener::{permit, Backoff};
+use super::listener::Backoff;
+use super::permits::{ClientPermit, ClientPermits};
 use super::relay::{pump, Relays};
 use crate::app::Ctx;
 
@@ -39,12 +40,12 @@ pub async fn run(
     config: Arc<ServerConfig>,
     relays: Arc<Relays>,
     ctx: Ctx,
-    permits: Arc<Semaphore>,
+    permits: ClientPermits,
 ) {
     let acceptor = TlsAcceptor::from(config);
     let mut backoff = Backoff::default();
     loop {
-        let Some(permit) = permit(&ctx, &permits).await else {
+        let Some(permit) = permits.acquire(DESCRIPTORS_PER_CLIENT, &ctx.shutdown).await else {
             return;
         };
         let accepted = tokio::select! {
@@ -73,7 +74,7 @@ struct Client {
     acceptor: TlsAcceptor,
     relays: Arc<Relays>,
     ctx: Ctx,
-    permit: OwnedSemaphorePermit,
+    permit: ClientPermit,
 }
 
 impl Client {
