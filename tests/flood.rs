@@ -6,19 +6,11 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::fs::{free_port, TempDir};
 use support::{request, RawClient};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Killed(Child);
 
@@ -42,11 +34,10 @@ async fn open_streams(http: SocketAddr, n: usize) -> Vec<RawClient> {
 
 /// Starts the binary under `ulimit -n 256` with `runner` lines added to
 /// its `[runner]` section; returns it with its client and publish ports.
-async fn start_limited(name: &str, runner: &str) -> (Killed, SocketAddr, SocketAddr, PathBuf) {
+async fn start_limited(name: &str, runner: &str) -> (Killed, SocketAddr, SocketAddr, TempDir) {
     let (http, publish) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("pp-flood-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("runner/certs")).unwrap();
-    let conf = dir.join("pushpin.conf");
+    let dir = TempDir::new(&format!("flood-{name}"));
+    let conf = dir.path("pushpin.conf");
     std::fs::write(
         &conf,
         format!(
@@ -83,7 +74,7 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
     // 256 open files: 192 client connections are served (a tenth, at
     // least 64, is kept back)
     const SERVED: usize = 192;
-    let (_proxy, http, publish, dir) = start_limited("plain", "").await;
+    let (_proxy, http, publish, _dir) = start_limited("plain", "").await;
 
     let mut served = open_streams(http, SERVED).await;
     for c in &mut served {
@@ -121,7 +112,6 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
         c.read_until_contains(b"[stream opened]\n").await;
         assert_eq!(c.status, Some(200));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A TLS listener beside the plain one does not shrink what plain clients
@@ -129,7 +119,7 @@ async fn clients_over_the_open_file_limit_wait_and_publishing_goes_on() {
 #[tokio::test]
 async fn plain_clients_keep_their_share_when_tls_is_configured() {
     let https = free_port();
-    let (_proxy, http, _publish, dir) =
+    let (_proxy, http, _publish, _dir) =
         start_limited("tls", &format!("https_ports=127.0.0.1:{https}\n")).await;
     // more than a third of the 192 descriptors: all served
     let mut served = open_streams(http, 150).await;
@@ -137,5 +127,4 @@ async fn plain_clients_keep_their_share_when_tls_is_configured() {
         c.read_until_contains(b"[stream opened]\n").await;
         assert_eq!(c.status, Some(200));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

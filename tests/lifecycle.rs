@@ -4,50 +4,14 @@
 mod support;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::fs::{free_port, TempDir};
 use support::{Backend, Proxy, RawClient, Reply};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pushpin"))
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "pp-life-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::File::create(&p)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -67,7 +31,7 @@ fn version_and_help() {
 
 #[test]
 fn bad_config_stops_startup_with_one_line() {
-    let d = TempDir::new();
+    let d = TempDir::new("life");
     let conf = d.write("pushpin.conf", "[runner]\nhttp_port=not-a-port\n");
     let out = bin()
         .arg(format!("--config={}", conf.display()))
@@ -110,7 +74,7 @@ fn bad_config_stops_startup_with_one_line() {
 
 #[test]
 fn sigterm_exits_zero_and_closes_connections() {
-    let d = TempDir::new();
+    let d = TempDir::new("life");
     let (http, publish) = (free_port(), free_port());
     let conf = d.write(
         "pushpin.conf",
@@ -258,7 +222,7 @@ fn exit_within(child: &mut std::process::Child, wait: Duration) -> Option<i32> {
 
 #[test]
 fn a_hung_backend_does_not_hold_shutdown_past_10s() {
-    let d = TempDir::new();
+    let d = TempDir::new("life");
     let (mut child, _client) = proxy_with_request_on_hung_backend(&d);
     let t0 = Instant::now();
     let kill = format!("kill -TERM {}", child.id());
@@ -269,7 +233,7 @@ fn a_hung_backend_does_not_hold_shutdown_past_10s() {
 
 #[test]
 fn a_second_stop_signal_exits_at_once() {
-    let d = TempDir::new();
+    let d = TempDir::new("life");
     let (mut child, _client) = proxy_with_request_on_hung_backend(&d);
     // two different signals, so they cannot merge into one
     let kill = format!("kill -TERM {0}; kill -INT {0}", child.id());

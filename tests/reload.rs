@@ -11,35 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::fs::{free_port, TempDir};
 use support::{request, Backend, RawClient, Reply};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "pp-reload-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The proxy binary, started on a config whose routes file is `routes`.
 struct Running {
@@ -53,7 +26,7 @@ struct Running {
 
 impl Running {
     async fn start(routes: &str) -> Running {
-        let dir = TempDir::new();
+        let dir = TempDir::new("reload");
         let routes_path = dir.0.join("routes");
         std::fs::write(&routes_path, routes).unwrap();
         let (http, publish) = (free_port(), free_port());

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod fs;
 pub mod items;
 pub mod proxy;
 pub mod tls;

@@ -16,24 +16,9 @@ use tokio_rustls::TlsConnector;
 
 use super::client::find;
 
-/// A temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+pub use super::fs::TempDir;
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "pp-{tag}-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
     /// Copies the fixture pair `fixture` (e.g. `default`) in as `name`.
     pub fn pair(&self, fixture: &str, name: &str) {
         for ext in ["crt", "key"] {
@@ -43,12 +28,6 @@ impl TempDir {
             )
             .unwrap();
         }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
