@@ -686,3 +686,59 @@ async fn publishing_refresh_makes_a_request_at_once() {
         all[0].req.header("connection-id")
     );
 }
+
+/// A client posting WebSocket events itself to an `over_http` route is
+/// refused with 403. The events it sent are not read, so the connection
+/// closes after the answer rather than reading them as the next request;
+/// a bodiless one keeps its connection.
+#[tokio::test]
+async fn client_posted_events_are_forbidden_and_their_body_is_not_taken_for_a_request() {
+    let b = Backend::start().await;
+    over_http(&b, |_, _| Reply::new(200));
+    let p = proxy_for(&b).await;
+    // raw, to see everything the proxy sends before it closes
+    let mut s = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    let events = "TEXT 5\r\nhello\r\n";
+    let req = format!(
+        "POST /ws HTTP/1.1\r\nHost: example.com\r\n\
+         Content-Type: application/websocket-events\r\nContent-Length: {}\r\n\r\n{events}",
+        events.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut s, req.as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut s, &mut got),
+    )
+    .await
+    .expect("the proxy closes the connection")
+    .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 403 "), "{got}");
+    assert_eq!(
+        got.matches("HTTP/1.1 ").count(),
+        1,
+        "one answer only: {got}"
+    );
+
+    let mut c = support::RawClient::open(
+        p.http,
+        "POST",
+        "/ws",
+        &[("Content-Type", "application/websocket-events")],
+        b"",
+    )
+    .await;
+    c.read_head().await;
+    assert_eq!(c.status, Some(403));
+    c.read_to_end(Duration::from_secs(5)).await;
+    c.send_request("GET", "/plain", &[], b"").await;
+    c.read_head().await;
+    assert_ne!(
+        c.status, None,
+        "the connection was kept for another request"
+    );
+    assert!(b.requests("/ws").is_empty(), "nothing reached the backend");
+}

@@ -168,7 +168,7 @@ async fn forward_request(
             let err = ProxyError::Jsonp(e);
             // a body the client sent along is not read: keep the
             // connection only if there is none
-            let keep = keep_alive && matches!(head.body_kind(), Ok(crate::http1::BodyKind::Empty));
+            let keep = keep_alive && no_body(head);
             let cross = Some(CrossOrigin::Cors);
             let next = reply_error_cross(conn, head, &err, debug, keep, cross.as_ref());
             return Err(next.await);
@@ -181,7 +181,10 @@ async fn forward_request(
     };
     if over_http_events_forbidden(&head, &route, client.trusted) {
         let err = ProxyError::WsEventsForbidden;
-        let next = reply_error_cross(conn, &head, &err, debug, keep_alive, cross.as_ref());
+        // the events in the body are not read: keep the connection only if
+        // there are none, or they would be read as the next request
+        let keep = keep_alive && no_body(&original);
+        let next = reply_error_cross(conn, &head, &err, debug, keep, cross.as_ref());
         return Err(next.await);
     }
     let outgoing = Outgoing::new(&head, &route, ctx, client);
@@ -348,6 +351,11 @@ pub async fn retry(
             Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await)
         }
     }
+}
+
+/// The request has no body (so answering it early leaves nothing unread).
+fn no_body(head: &RequestHead) -> bool {
+    matches!(head.body_kind(), Ok(crate::http1::BodyKind::Empty))
 }
 
 /// `over_http` targets refuse WebSocket events sent by ordinary clients.
