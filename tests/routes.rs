@@ -266,3 +266,70 @@ async fn pushpin_route_header_picks_a_route_by_id() {
     assert_eq!(r.text(), "b1 /y host=h.example\n");
     assert_eq!(b1.requests("/y")[0].header("pushpin-route"), Some("side"));
 }
+
+/// A request with a body for a host without a route gets its 502; the body
+/// is read and dropped (never taken for a request of its own) and the
+/// connection goes on, as in 1.36.
+#[tokio::test]
+async fn an_unrouted_requests_body_is_dropped_and_the_connection_kept() {
+    let b = Backend::start().await;
+    b.route("/", who("b"));
+    let p = Proxy::builder()
+        .route(&format!("known.example {}", b.target()))
+        .start()
+        .await;
+    let mut s = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    let inner = "GET /smuggled HTTP/1.1\r\nHost: known.example\r\n\r\n";
+    let req = format!(
+        "POST /x HTTP/1.1\r\nHost: nowhere.example\r\nContent-Length: {}\r\n\r\n{inner}\
+         GET /next HTTP/1.1\r\nHost: known.example\r\nConnection: close\r\n\r\n",
+        inner.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut s, req.as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut s, &mut got),
+    )
+    .await
+    .expect("closed after the second answer")
+    .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
+    assert_eq!(got.matches("HTTP/1.1 ").count(), 2, "{got}");
+    assert!(got.ends_with("b /next host=known.example\n"), "{got}");
+    assert!(b.requests("/smuggled").is_empty());
+}
+
+/// An unrouted request whose body is too long to read for nothing (over
+/// 100,000 bytes), or that waits for `100 Continue`, is answered and its
+/// connection closed.
+#[tokio::test]
+async fn an_unrouted_request_with_a_long_or_awaited_body_closes() {
+    let p = Proxy::builder()
+        .route("known.example 127.0.0.1:9")
+        .start()
+        .await;
+    for extra in [
+        vec![("Content-Length", "200000")],
+        vec![("Content-Length", "10"), ("Expect", "100-continue")],
+    ] {
+        let mut headers = vec![("Host", "nowhere.example")];
+        headers.extend(extra);
+        let mut c = support::RawClient::connect(p.http).await;
+        let mut req = "POST /x HTTP/1.1\r\n".to_owned();
+        for (k, v) in &headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        c.send_raw(req.as_bytes()).await;
+        c.read_head().await;
+        assert_eq!(c.status, Some(502), "{headers:?}");
+        assert!(
+            c.closed_within(std::time::Duration::from_secs(5)).await,
+            "{headers:?}"
+        );
+    }
+}

@@ -166,9 +166,9 @@ async fn forward_request(
         }
         Err(e) => {
             let err = ProxyError::Jsonp(e);
-            // a body the client sent along is not read: keep the
-            // connection only if there is none
-            let keep = keep_alive && no_body(head);
+            // the body is not needed: read it (if small) so the
+            // connection can go on
+            let keep = keep_alive && conn.discard_body(head).await;
             let cross = Some(CrossOrigin::Cors);
             let next = reply_error_cross(conn, head, &err, debug, keep, cross.as_ref());
             return Err(next.await);
@@ -181,9 +181,9 @@ async fn forward_request(
     };
     if over_http_events_forbidden(&head, &route, client.trusted) {
         let err = ProxyError::WsEventsForbidden;
-        // the events in the body are not read: keep the connection only if
-        // there are none, or they would be read as the next request
-        let keep = keep_alive && no_body(&original);
+        // the events are not used: read them (if small) so the connection
+        // can go on rather than taking them for the next request
+        let keep = keep_alive && conn.discard_body(&original).await;
         let next = reply_error_cross(conn, &head, &err, debug, keep, cross.as_ref());
         return Err(next.await);
     }
@@ -351,11 +351,6 @@ pub async fn retry(
             Outcome::Done(reply_rc_error(conn, &rc, &err, rc.keep_alive).await)
         }
     }
-}
-
-/// The request has no body (so answering it early leaves nothing unread).
-fn no_body(head: &RequestHead) -> bool {
-    matches!(head.body_kind(), Ok(crate::http1::BodyKind::Empty))
 }
 
 /// `over_http` targets refuse WebSocket events sent by ordinary clients.

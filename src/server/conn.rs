@@ -159,7 +159,9 @@ async fn dispatch<'c>(
     let span = tracing::debug_span!("req", method = %head.method, path = %head.path());
     let Some(route) = route else {
         tracing::warn!(host = %host, "no route for host");
-        let keep_alive = head.keep_alive() && !websocket;
+        // the body is not needed: read it (if small) so the connection can
+        // go on, as 1.36 does
+        let keep_alive = head.keep_alive() && !websocket && conn.discard_body(&head).await;
         if ctx.config.auto_cross_origin && !websocket {
             return Outcome::Done(no_route_cross_origin(conn, &head, host, keep_alive).await);
         }

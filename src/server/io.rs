@@ -11,7 +11,9 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 
-use crate::http1::{parse_request_head, BodyDecoder, BodyError, Decoded, HeadError, RequestHead};
+use crate::http1::{
+    parse_request_head, BodyDecoder, BodyError, BodyKind, Decoded, HeadError, RequestHead,
+};
 
 /// Bytes read per `read` call when a head or body is expected.
 const READ_CHUNK: usize = 8192;
@@ -57,6 +59,13 @@ impl std::fmt::Display for Peer {
         }
     }
 }
+
+/// Most bytes of an unneeded request body read and dropped to keep the
+/// connection (as much as a GRIP request body may be).
+pub const DISCARD_MAX: usize = 100_000;
+
+/// How long an unneeded request body may take to arrive.
+pub const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One accepted client connection.
 #[derive(Debug)]
@@ -121,6 +130,38 @@ impl ClientConn {
         let r = read_body_piece(&self.stream, &mut self.rbuf, &mut self.eof, dec).await;
         self.release_if_empty();
         r
+    }
+
+    /// Reads and drops the body of `head`, a request answered without it
+    /// (no route, a refusal), so that the connection can serve the next
+    /// request as 1.36's does. Whether it can: `false` when the body is
+    /// longer than [`DISCARD_MAX`], malformed, waits for `100 Continue`,
+    /// or does not arrive within [`DISCARD_WAIT`] (close instead).
+    pub async fn discard_body(&mut self, head: &RequestHead) -> bool {
+        let kind = match head.body_kind() {
+            Ok(BodyKind::Empty) => return true,
+            Ok(BodyKind::Length(n)) if n > DISCARD_MAX as u64 => return false,
+            Ok(k) => k,
+            Err(_) => return false,
+        };
+        if head.expects_continue() {
+            return false;
+        }
+        let mut dec = BodyDecoder::new(kind);
+        let drain = async {
+            let mut seen = 0;
+            while let Some(b) = self.read_body(&mut dec).await? {
+                seen += b.len();
+                if seen > DISCARD_MAX {
+                    return Ok(false);
+                }
+            }
+            Ok::<_, ReadError>(true)
+        };
+        matches!(
+            tokio::time::timeout(DISCARD_WAIT, drain).await,
+            Ok(Ok(true))
+        )
     }
 
     /// Reads a whole body of at most `limit` bytes. `Ok(Err(prefix))` when it
