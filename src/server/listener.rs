@@ -1,13 +1,14 @@
 //! Accept loops for the plain client listeners, and the retry pacing that
 //! every accept loop shares ([`Backoff`]).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use super::conn;
 use super::io::Peer;
-use super::permits::ClientPermits;
+use super::permits::{ClientPermit, ClientPermits};
 use crate::app::Ctx;
 
 /// Accepts connections until shutdown; each gets its own task. A permit
@@ -15,9 +16,34 @@ use crate::app::Ctx;
 /// descriptor) is taken before `accept`, so clients over the limits wait
 /// in the listen queue.
 pub async fn run(listener: TcpListener, ctx: Ctx, permits: ClientPermits) {
+    accept_loop(
+        &listener,
+        &ctx,
+        &permits,
+        1,
+        "client",
+        |stream, peer, permit| {
+            ctx.tracker
+                .spawn(conn::serve(stream, Peer::plain(peer), ctx.clone(), permit));
+        },
+    )
+    .await;
+}
+
+/// The loop of every TCP client listener: take a permit for a client using
+/// `descriptors` descriptors, accept one, hand both to `serve`; pace retries
+/// after accept errors. Returns at shutdown.
+pub async fn accept_loop(
+    listener: &TcpListener,
+    ctx: &Ctx,
+    permits: &ClientPermits,
+    descriptors: u32,
+    what: &'static str,
+    mut serve: impl FnMut(TcpStream, SocketAddr, ClientPermit),
+) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(permit) = permits.acquire(1, &ctx.shutdown).await else {
+        let Some(permit) = permits.acquire(descriptors, &ctx.shutdown).await else {
             return;
         };
         let accepted = tokio::select! {
@@ -28,10 +54,9 @@ pub async fn run(listener: TcpListener, ctx: Ctx, permits: ClientPermits) {
         match accepted {
             Ok((stream, peer)) => {
                 backoff.reset();
-                ctx.tracker
-                    .spawn(conn::serve(stream, Peer::plain(peer), ctx.clone(), permit));
+                serve(stream, peer, permit);
             }
-            Err(e) => backoff.wait(&e, "client").await,
+            Err(e) => backoff.wait(&e, what).await,
         }
     }
 }

@@ -18,7 +18,7 @@ use super::certs::{CertStore, PortCerts};
 use super::conn::CLIENT_IDLE_TIMEOUT;
 use super::front::DESCRIPTORS_PER_CLIENT;
 use super::io::Peer;
-use super::listener::Backoff;
+use super::listener::accept_loop;
 use super::permits::{ClientPermit, ClientPermits};
 use super::relay::{pump, Relays};
 use crate::app::Ctx;
@@ -43,30 +43,24 @@ pub async fn run(
     permits: ClientPermits,
 ) {
     let acceptor = TlsAcceptor::from(config);
-    let mut backoff = Backoff::default();
-    loop {
-        let Some(permit) = permits.acquire(DESCRIPTORS_PER_CLIENT, &ctx.shutdown).await else {
-            return;
+    let serve = |stream, peer, permit| {
+        let client = Client {
+            acceptor: acceptor.clone(),
+            relays: relays.clone(),
+            ctx: ctx.clone(),
+            permit,
         };
-        let accepted = tokio::select! {
-            biased;
-            _ = ctx.shutdown.cancelled() => return,
-            r = listener.accept() => r,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                backoff.reset();
-                let client = Client {
-                    acceptor: acceptor.clone(),
-                    relays: relays.clone(),
-                    ctx: ctx.clone(),
-                    permit,
-                };
-                ctx.tracker.spawn(client.serve(stream, peer));
-            }
-            Err(e) => backoff.wait(&e, "tls").await,
-        }
-    }
+        ctx.tracker.spawn(client.serve(stream, peer));
+    };
+    accept_loop(
+        &listener,
+        &ctx,
+        &permits,
+        DESCRIPTORS_PER_CLIENT,
+        "tls",
+        serve,
+    )
+    .await;
 }
 
 /// What one TLS client's task needs.
