@@ -1,6 +1,7 @@
 //! Relaying a plain (non-GRIP) backend response to the client, streamed
 //! with back-pressure: each piece is written before the next is read.
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use http::Response;
 use http_body_util::BodyExt;
@@ -135,26 +136,16 @@ pub(super) async fn relay(
         return Next::from_keep_alive(keep_alive);
     }
     loop {
-        let pumping = pump.as_ref().is_some_and(|p| !p.done());
-        let frame = tokio::select! {
-            f = body.frame() => f,
-            r = async { pump.as_mut().expect("guarded").step(conn).await }, if pumping => {
-                if r.is_err() {
+        match next_piece(&mut body, &mut pump, conn).await {
+            // the client's request body failed
+            None => return Next::Close,
+            Some(Read::End) => break,
+            Some(Read::Data(data)) => {
+                if writer.data(&conn.stream, &data).await.is_err() {
                     return Next::Close;
                 }
-                continue;
             }
-        };
-        match frame {
-            None => break,
-            Some(Ok(f)) => {
-                if let Ok(data) = f.into_data() {
-                    if writer.data(&conn.stream, &data).await.is_err() {
-                        return Next::Close;
-                    }
-                }
-            }
-            Some(Err(e)) => {
+            Some(Read::Failed(e)) => {
                 // the backend failed mid-body: the client must not mistake
                 // a cut-off response for a complete one
                 tracing::debug!(error = %e, "backend body failed mid-response");
@@ -170,4 +161,39 @@ pub(super) async fn relay(
         keep_alive = false;
     }
     Next::from_keep_alive(keep_alive)
+}
+
+/// What reading the backend's body gave.
+pub(super) enum Read {
+    Data(Bytes),
+    End,
+    Failed(hyper::Error),
+}
+
+/// The next body piece, moving a streamed request body meanwhile.
+pub(super) async fn next_piece(
+    body: &mut Incoming,
+    pump: &mut Option<Pump>,
+    conn: &mut ClientConn,
+) -> Option<Read> {
+    loop {
+        let pumping = pump.as_ref().is_some_and(|p| !p.done());
+        let frame = tokio::select! {
+            f = body.frame() => f,
+            r = async { pump.as_mut().expect("guarded").step(conn).await }, if pumping => {
+                if r.is_err() {
+                    return None;
+                }
+                continue;
+            }
+        };
+        return Some(match frame {
+            None => Read::End,
+            Some(Ok(f)) => match f.into_data() {
+                Ok(d) => Read::Data(d),
+                Err(_) => continue,
+            },
+            Some(Err(e)) => Read::Failed(e),
+        });
+    }
 }

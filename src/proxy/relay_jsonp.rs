@@ -7,13 +7,14 @@
 //! Anything else is streamed: each piece the backend sends is encoded and
 //! written as it comes, together with whatever else has already arrived.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::forward::Pump;
 use super::pool::Conn;
+use super::relay::{next_piece, Read};
 use super::RequestContext;
 use crate::app::Ctx;
 use crate::cors::wrap::wrapper_head;
@@ -26,37 +27,6 @@ use crate::server::respond::{encode_head, prepare_streaming, write_full, BodyWri
 
 /// Known-length bodies up to this size are wrapped whole.
 pub(super) const WHOLE_MAX: u64 = 100_000;
-
-/// What reading the backend's body gave.
-enum Read {
-    Data(Bytes),
-    End,
-    Failed(hyper::Error),
-}
-
-/// The next body piece, moving a streamed request body meanwhile.
-async fn next(body: &mut Incoming, pump: &mut Option<Pump>, conn: &mut ClientConn) -> Option<Read> {
-    loop {
-        let pumping = pump.as_ref().is_some_and(|p| !p.done());
-        let frame = tokio::select! {
-            f = body.frame() => f,
-            r = async { pump.as_mut().expect("guarded").step(conn).await }, if pumping => {
-                if r.is_err() {
-                    return None;
-                }
-                continue;
-            }
-        };
-        return Some(match frame {
-            None => Read::End,
-            Some(Ok(f)) => match f.into_data() {
-                Ok(d) => Read::Data(d),
-                Err(_) => continue,
-            },
-            Some(Err(e)) => Read::Failed(e),
-        });
-    }
-}
 
 /// Appends every piece already received to `buf`; `Some(true)` if the body
 /// ended, `Some(false)` if more is to come, `None` if the backend failed.
@@ -96,7 +66,7 @@ pub(super) async fn relay(
     let known = http_body::Body::size_hint(&body).exact();
     let ended = if known.is_some_and(|n| n <= WHOLE_MAX) {
         loop {
-            match next(&mut body, &mut pump, conn).await {
+            match next_piece(&mut body, &mut pump, conn).await {
                 None => return Next::Close,
                 Some(Read::Data(d)) => buf.extend_from_slice(&d),
                 Some(Read::End) => break Some(true),
@@ -138,7 +108,7 @@ pub(super) async fn relay(
     }
     loop {
         buf.clear();
-        let ended = match next(&mut body, &mut pump, conn).await {
+        let ended = match next_piece(&mut body, &mut pump, conn).await {
             None => return Next::Close,
             Some(Read::Data(d)) => {
                 buf.extend_from_slice(&d);
