@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::app::Ctx;
+use crate::server::listener::Backoff;
 
 /// Bytes asked for per read.
 const READ_CHUNK: usize = 8192;
@@ -324,7 +325,7 @@ pub async fn run<H>(listener: Listener, ctx: Ctx, what: &'static str, limits: Li
 where
     H: Fn(&Request, &Ctx) -> Response + Clone + Send + Sync + 'static,
 {
-    let mut failing = false;
+    let mut backoff = Backoff::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -333,7 +334,7 @@ where
         };
         match accepted {
             Ok(stream) => {
-                failing = false;
+                backoff.reset();
                 let ctx2 = ctx.clone();
                 let handle = handle.clone();
                 ctx.tracker.spawn(async move {
@@ -348,17 +349,7 @@ where
                     }
                 });
             }
-            Err(e) => {
-                // said once per run of failures (EMFILE repeats until
-                // descriptors free up)
-                if !failing {
-                    tracing::warn!(error = %e, server = what, "accept failed, retrying");
-                    failing = true;
-                } else {
-                    tracing::debug!(error = %e, server = what, "accept failed");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            Err(e) => backoff.wait(&e, what).await,
         }
     }
 }
